@@ -1,0 +1,68 @@
+"""netlab: one explicit forward/backward MLP code path on NumPy (CPU) or CuPy (CUDA).
+
+Imports nothing heavy: CuPy is imported only by `get_backend("cuda")`; typer and rich only by the CLI.
+"""
+
+from __future__ import annotations
+
+from ._version import __version__
+from .activations import Activation, get_activation
+from .backend import Backend, array_module, cuda_available, get_backend
+from .config import Config, DataConfig, ModelConfig, TrainingConfig, load_config, with_overrides
+from .data import CLASS_NAMES, load_raw, prepare, read_idx
+from .errors import (
+    BackendError,
+    ConfigError,
+    DataError,
+    GradcheckError,
+    ModelFileError,
+    NetlabError,
+    OutputExistsError,
+    TrainingDiverged,
+)
+from .gradcheck import gradcheck
+from .io import load_model, save_model
+from .layers import MLP, linear_backward, linear_forward
+from .losses import log_softmax, softmax_cross_entropy
+from .optim import SGD
+from .train import evaluate, fit, train
+
+__all__ = [
+    "__version__",
+    "Activation",
+    "Backend",
+    "BackendError",
+    "CLASS_NAMES",
+    "Config",
+    "ConfigError",
+    "DataConfig",
+    "DataError",
+    "GradcheckError",
+    "MLP",
+    "ModelConfig",
+    "ModelFileError",
+    "NetlabError",
+    "OutputExistsError",
+    "SGD",
+    "TrainingConfig",
+    "TrainingDiverged",
+    "array_module",
+    "cuda_available",
+    "evaluate",
+    "fit",
+    "get_activation",
+    "get_backend",
+    "gradcheck",
+    "linear_backward",
+    "linear_forward",
+    "load_config",
+    "load_model",
+    "load_raw",
+    "log_softmax",
+    "prepare",
+    "read_idx",
+    "save_model",
+    "softmax_cross_entropy",
+    "train",
+    "with_overrides",
+]

@@ -1,0 +1,81 @@
+"""The `netlab` command: a thin Typer shell over the library (one module per command).
+
+`main()` turns every NetlabError and usage error into one `error: ...` line and an exit code:
+1 for a failed operation, 2 for bad options, config or device, 3 for a diverged training.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from .. import __version__
+from ..errors import NetlabError
+from . import data as data_cmd
+from . import eval as eval_cmd
+from . import gradcheck as gradcheck_cmd
+from . import train as train_cmd
+from .ui import error
+
+app = typer.Typer(
+    name="netlab",
+    help="Explicit-backprop MLPs on NumPy or CuPy: train, evaluate and gradient-check.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("train")(train_cmd.train)
+app.command("eval")(eval_cmd.evaluate)
+app.command("gradcheck")(gradcheck_cmd.gradcheck)
+app.add_typer(data_cmd.app, name="data")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"netlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Explicit-backprop MLPs on NumPy or CuPy: train, evaluate and gradient-check."""
+
+
+def _click_exceptions():
+    try:  # typer >= 0.20 vendors click
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - older typer with click installed
+        from click import exceptions
+    return exceptions
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `netlab` command; returns (and exits with) the exit code."""
+    exc = _click_exceptions()
+    command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        rv = command.main(args=args, prog_name="netlab", standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+    except NetlabError as e:
+        error(str(e))
+        code = e.exit_code
+    except exc.UsageError as e:
+        hint = f"see 'netlab {e.ctx.info_name if e.ctx and e.ctx.parent else ''} --help'"
+        error(f"{e.format_message()}; {' '.join(hint.split())}")
+        code = 2
+    except exc.ClickException as e:
+        error(e.format_message())
+        code = e.exit_code
+    except (exc.Abort, KeyboardInterrupt):
+        error("interrupted; nothing was saved by the interrupted step")
+        code = 130
+    if argv is None:
+        sys.exit(code)
+    return code

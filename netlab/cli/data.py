@@ -1,0 +1,61 @@
+"""`netlab data info` and `netlab data download`."""
+
+from __future__ import annotations
+
+import typer
+
+from ..data import BASE_URL, data_info, download
+from . import options
+from .ui import console, print_json, table
+
+app = typer.Typer(help="Find, check and download Fashion-MNIST.", no_args_is_help=True)
+
+
+@app.command("info")
+def info(
+    data: str = typer.Option("fashion-mnist", "--data", help="fashion-mnist or sample."),
+    data_dir: str = options.DataDir,
+    json_out: bool = options.Json,
+) -> None:
+    """Where the data was found, counts per split and class, and whether checksums match."""
+    report = data_info(data, data_dir)
+    if json_out:
+        print_json(report)
+        return
+    console.print(f"{report['source']}: {report['location']} (found via {report['found_by']})")
+    console.print(table(
+        "Files", ["file", "sha256 (decompressed)", "checksum"],
+        [[f["file"], f["sha256"][:16] + "...", "ok" if f["ok"] else "MISMATCH"] for f in report["files"]],
+        justify_right=False,
+    ))  # fmt: skip
+    console.print(table(
+        "Images per class", ["class", "train file", "test file"],
+        [[n, a, b] for n, a, b in zip(report["class_names"], report["train_per_class"],
+                                      report["test_per_class"], strict=True)]
+        + [["total", report["train_count"], report["test_count"]]],
+    ))  # fmt: skip
+
+
+@app.command("download")
+def download_cmd(
+    dest: str = typer.Option(None, "--dir", help="Target directory (default ~/.cache/netlab/fashion-mnist)."),
+    base_url: str = typer.Option(BASE_URL, "--base-url", help="Where the four .gz files are served (https)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Download the official files over HTTPS and verify their SHA-256 checksums."""
+    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+    show = not quiet and console.is_terminal
+    with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
+                  console=console, disable=not show) as progress:  # fmt: skip
+        tasks: dict[str, int] = {}
+
+        def on_bytes(name: str, done: int, total: int | None) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=total)
+            progress.update(tasks[name], completed=done)
+
+        results = download(dest, base_url=base_url, progress=on_bytes if show else None)
+    if not quiet:
+        for r in results:
+            console.print(f"{r['status']:>10}  {r['file']}  (sha256 verified)")

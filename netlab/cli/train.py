@@ -1,0 +1,91 @@
+"""`netlab train`: config + flags -> netlab.train -> RUN_DIR/{model.npz, history.csv, config.toml, metrics.json}."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from ..config import Config, load_config, with_overrides
+from ..errors import OutputExistsError
+from ..runs import new_run_dir, write_run
+from ..train import train as run_training
+from . import options
+from .ui import TrainingProgress, console, pct, print_json, progress_mode
+
+
+def train(
+    config: Path = typer.Option(None, "--config", "-c", help="TOML config (default: the built-in baseline)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Run directory (default: runs/<config>-seed<N>-<time>)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite files in an existing --out directory."),
+    device: str = options.Device,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output, only the summary."),
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    hidden: str = typer.Option(None, "--hidden", help="Hidden layer widths, e.g. 50,50."),
+    activation: str = typer.Option(None, "--activation", help="tanh, sigmoid, relu or leaky_relu."),
+    leaky_slope: float = typer.Option(None, "--leaky-slope", help="Negative slope of leaky_relu."),
+    init: str = typer.Option(None, "--init", help="normal (N(0,1), the study's), xavier or he."),
+    epochs: int = typer.Option(None, "--epochs", help="Maximum number of epochs."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Mini-batch size."),
+    lr: float = typer.Option(None, "--lr", help="Learning rate."),
+    momentum: float = typer.Option(None, "--momentum", help="Momentum coefficient (0 = plain SGD)."),
+    nesterov: bool = typer.Option(None, "--nesterov/--no-nesterov", help="Nesterov momentum."),
+    l2: float = typer.Option(None, "--l2", help="L2 strength: the gradient gets + 2*l2*W."),
+    loss_norm: str = typer.Option(None, "--loss-norm", help="batch (mean) or classes_batch (the study's)."),
+    patience: int = typer.Option(None, "--patience", help="Early-stopping patience in epochs (0 = never stop)."),
+    monitor: str = typer.Option(None, "--monitor", help="val_loss or val_accuracy picks the best epoch."),
+    seed: int = typer.Option(None, "--seed", help="Seed of the split, the init and the batch order."),
+    dtype: str = typer.Option(None, "--dtype", help="float32 or float64."),
+    data: str = typer.Option(None, "--data", help="fashion-mnist (discovered) or sample (shipped)."),
+    data_dir: str = options.DataDir,
+    val_fraction: float = typer.Option(None, "--val-fraction", help="Validation share of the training file."),
+    normalization: str = typer.Option(None, "--normalization", help="standardize, standardize_global or scale."),
+) -> None:
+    """Train an MLP on Fashion-MNIST and save the best-validation model with its history."""
+    base = load_config(config) if config is not None else Config()
+    cfg = with_overrides(
+        base,
+        {
+            "model.hidden": options.parse_ints(hidden, "--hidden"),
+            "model.activation": activation,
+            "model.leaky_slope": leaky_slope,
+            "model.init": init,
+            "training.epochs": epochs,
+            "training.batch_size": batch_size,
+            "training.lr": lr,
+            "training.momentum": momentum,
+            "training.nesterov": nesterov,
+            "training.l2": l2,
+            "training.loss_norm": loss_norm,
+            "training.patience": patience,
+            "training.monitor": monitor,
+            "training.seed": seed,
+            "training.dtype": dtype,
+            "data.source": data,
+            "data.dir": data_dir,
+            "data.val_fraction": val_fraction,
+            "data.normalization": normalization,
+        },
+    )
+    run_dir = out if out is not None else new_run_dir(Path("runs"), cfg)
+    if run_dir.exists() and not force:
+        raise OutputExistsError(
+            f"run directory {run_dir} exists; pass --force to overwrite it or choose another --out"
+        )
+    mode = "quiet" if json_out else progress_mode(quiet)
+    started = time.time()
+    with TrainingProgress(mode) as progress:
+        result = run_training(cfg, device=device, progress=progress)
+    paths = write_run(run_dir, result, started=started, force=force)
+    summary = paths["summary"]
+    if json_out:
+        print_json(summary)
+        return
+    console.print(
+        f"best epoch {summary['best_epoch']}/{summary['epochs_run']}: "
+        f"validation accuracy {pct(summary['val_accuracy'])} (loss {summary['val_loss']:.4f}), "
+        f"test accuracy {pct(summary['test_accuracy'])} (loss {summary['test_loss']:.4f}); "
+        f"{summary['train_seconds']:.1f}s on {summary['device']}"
+    )
+    console.print(f"saved {paths['model']} and {paths['history']}")

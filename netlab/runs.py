@@ -1,0 +1,104 @@
+"""Run directories: what a training run leaves behind and how it is named.
+
+RUN_DIR/model.npz      the best-validation model (see io.py)
+RUN_DIR/history.csv    one row per epoch: train/val loss and accuracy, seconds
+RUN_DIR/config.toml    the resolved config (every field, overrides applied)
+RUN_DIR/metrics.json   the summary: best epoch, validation and test metrics, timing
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from .config import Config
+from .errors import OutputExistsError
+from .io import atomic_write, model_metadata, save_model
+from .train import HISTORY_FIELDS, TrainResult
+
+
+def new_run_dir(root: Path, config: Config) -> Path:
+    """root/<config name>-seed<N>-<YYYYmmdd-HHMMSS>, with a numeric suffix if that exists."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = root / f"{config.name}-seed{config.training.seed}-{stamp}"
+    path, k = base, 1
+    while path.exists():
+        k += 1
+        path = base.with_name(f"{base.name}-{k}")
+    return path
+
+
+def history_csv(history: list[dict[str, float]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(HISTORY_FIELDS), lineterminator="\n")
+    writer.writeheader()
+    for record in history:
+        writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in record.items()})
+    return buf.getvalue()
+
+
+def read_history(path: str | Path) -> list[dict[str, float]]:
+    with open(path, newline="") as f:
+        return [
+            {k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()}
+            for row in csv.DictReader(f)
+        ]
+
+
+def summary(result: TrainResult, started: float | None = None) -> dict[str, Any]:
+    fit = result.fit
+    return {
+        "best_epoch": fit.best_epoch,
+        "epochs_run": len(fit.history),
+        "stopped_early": fit.stopped_early,
+        "val_loss": result.val.loss,
+        "val_accuracy": result.val.accuracy,
+        "test_loss": result.test.loss,
+        "test_accuracy": result.test.accuracy,
+        "train_seconds": fit.seconds,
+        "device": result.backend.device,
+        "dtype": str(result.backend.dtype),
+        "seed": result.config.training.seed,
+        "n_train": int(len(result.data.train_idx)),
+        "n_val": int(len(result.data.val_idx)),
+        "n_test": int(result.test.n),
+        "data": result.data.location,
+        "data_checksums_ok": result.data.checksums_ok,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)) if started else None,
+    }
+
+
+def write_run(run_dir: Path, result: TrainResult, started: float | None = None, force: bool = False) -> dict[str, Any]:
+    """Write the four files of a run (each atomically); returns their paths and the summary."""
+    run_dir = Path(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputExistsError(f"cannot create run directory {run_dir} ({exc.strerror}); choose another --out") from None
+    info = summary(result, started)
+    cfg = result.config
+    meta = model_metadata(
+        result.model, result.data.mean, result.data.std, cfg.to_dict(), cfg.training.seed,
+        extra={"config_name": cfg.name, "best_epoch": result.fit.best_epoch,
+               "val_accuracy": result.val.accuracy, "test_accuracy": result.test.accuracy},
+    )  # fmt: skip
+    paths = {name: run_dir / name for name in ("model.npz", "history.csv", "config.toml", "metrics.json")}
+    save_model(paths["model.npz"], result.model, meta, force=force)
+    texts = {
+        "history.csv": history_csv(result.fit.history),
+        "config.toml": cfg.to_toml(),
+        "metrics.json": json.dumps(info, indent=2) + "\n",
+    }
+    for name, text in texts.items():
+        atomic_write(paths[name], lambda f, t=text: f.write(t.encode()), force=force)
+    return {
+        "model": paths["model.npz"],
+        "history": paths["history.csv"],
+        "config": paths["config.toml"],
+        "metrics": paths["metrics.json"],
+        "summary": info,
+    }
