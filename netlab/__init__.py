@@ -1,6 +1,7 @@
 """netlab: one explicit forward/backward MLP code path on NumPy (CPU) or CuPy (CUDA).
 
-Imports nothing heavy: CuPy is imported only by `get_backend("cuda")`; typer and rich only by the CLI.
+Submodules are named after their idea (netlab.train, netlab.gradcheck, ...); the functions
+exported here use names that do not shadow them. Imports nothing heavy: CuPy is imported only by `get_backend("cuda")`; typer and rich only by the CLI.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from .errors import (
     OutputExistsError,
     TrainingDiverged,
 )
-from .gradcheck import gradcheck
+from .gradcheck import GradcheckReport, check_model
+from .gradcheck import gradcheck as check_gradients
 from .io import load_model, save_model
 from .layers import MLP, linear_backward, linear_forward
 from .losses import log_softmax, softmax_cross_entropy
 from .optim import SGD
-from .train import evaluate, fit, train
+from .train import TrainResult, evaluate, fit
+from .train import train as train_from_config
 
 __all__ = [
     "__version__",
@@ -52,7 +55,9 @@ __all__ = [
     "fit",
     "get_activation",
     "get_backend",
-    "gradcheck",
+    "check_gradients",
+    "check_model",
+    "GradcheckReport",
     "linear_backward",
     "linear_forward",
     "load_config",
@@ -63,6 +68,7 @@ __all__ = [
     "read_idx",
     "save_model",
     "softmax_cross_entropy",
-    "train",
+    "train_from_config",
+    "TrainResult",
     "with_overrides",
 ]

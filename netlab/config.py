@@ -41,7 +41,7 @@ class TrainingConfig:
     l2: float = 0.0
     loss_norm: str = "batch"
     patience: int = 0
-    monitor: str = "val_loss"
+    monitor: str = "val_accuracy"
     seed: int = 0
     dtype: str = "float32"
 

@@ -47,7 +47,7 @@ IMAGE_SHAPE = (28, 28)
 BASE_URL = "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"
 SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian/Ubuntu: dataset-fashion-mnist
 SOURCES = ("fashion-mnist", "sample")
-NORMALIZATIONS = ("standardize", "standardize_global", "scale")
+NORMALIZATIONS = ("standardize", "per_pixel", "scale")
 
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -431,25 +431,29 @@ def normalization_stats(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(mean, std), each (n_features,) float64, from the given rows only (the training split).
 
-    standardize: per pixel; a pixel that never varies gets std 1 (as scikit-learn's StandardScaler).
-    standardize_global: one mean and std over all training pixels. scale: mean 0, std 1.
+    standardize: one mean and one std over all pixels of the training split (broadcast to every
+    feature); per_pixel: a mean and std per pixel, a pixel that never varies getting std 1 (as
+    scikit-learn's StandardScaler); scale: mean 0, std 1 (pixels / 255 only).
+    Measured on Fashion-MNIST (docs/results.md): per-pixel statistics give rare border pixels
+    huge values and overfit sooner (test accuracy 87.0-87.5% vs 87.2-87.6% with one mean/std).
     """
     n_features = X.shape[1]
     if how == "scale":
         return np.zeros(n_features), np.ones(n_features)
+    if how not in NORMALIZATIONS:
+        raise DataError(f"unknown normalization {how!r}; expected one of {', '.join(NORMALIZATIONS)}")
     total = np.zeros(n_features)
     total_sq = np.zeros(n_features)
-    for i in range(0, len(rows), 8192):
-        chunk = X[rows[i : i + 8192]].astype(np.float64)
+    for i in range(0, len(rows), 2048):  # small float64 chunks: no large temporaries
+        chunk = X[rows[i : i + 2048]].astype(np.float64)
         total += chunk.sum(axis=0)
-        total_sq += np.square(chunk).sum(axis=0)
+        chunk *= chunk
+        total_sq += chunk.sum(axis=0)
     n = len(rows)
-    if how == "standardize_global":
+    if how == "standardize":
         mean = total.sum() / (n * n_features)
         var = total_sq.sum() / (n * n_features) - mean**2
-        return np.full(n_features, mean), np.full(n_features, math.sqrt(max(var, 0.0)))
-    if how != "standardize":
-        raise DataError(f"unknown normalization {how!r}; expected one of {', '.join(NORMALIZATIONS)}")
+        return np.full(n_features, mean), np.full(n_features, math.sqrt(max(var, 0.0)) or 1.0)
     mean = total / n
     std = np.sqrt(np.maximum(total_sq / n - mean**2, 0.0))
     std[std < 1e-8] = 1.0

@@ -90,7 +90,7 @@ def model_metadata(model: MLP, mean: Any, std: Any, config: dict | None, seed: i
         "dtype": str(model.backend.dtype),
         "parameters": {k: list(v.shape) for k, v in model.params.items()},
         "normalization": {
-            "pixels": "x / 255, then (x - mean) / std per feature",
+            "pixels": "x / 255, then (x - mean) / std, per input feature",
             "mean": [float(v) for v in np.asarray(mean).ravel()],
             "std": [float(v) for v in np.asarray(std).ravel()],
         },

@@ -146,8 +146,8 @@ def fit(
 ) -> FitResult:
     """Train `model` on data.train_idx, early-stopping on data.val_idx; restores the best weights.
 
-    The best epoch is the one with the lowest validation loss (or highest validation accuracy,
-    per training.monitor). patience = 0 runs every epoch and still restores the best weights,
+    The best epoch is the one with the highest validation accuracy (or lowest validation loss,
+    per training.monitor); ties keep the earlier epoch. patience = 0 runs every epoch and still restores the best weights,
     as the study did; patience = k stops after k epochs without improvement.
     """
     t = config.training

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ..evaluate import evaluate_model_file
+from ..evaluation import evaluate_model_file
 from . import options
 from .ui import console, pct, print_json, table
 

@@ -40,7 +40,7 @@ def train(
     data: str = typer.Option(None, "--data", help="fashion-mnist (discovered) or sample (shipped)."),
     data_dir: str = options.DataDir,
     val_fraction: float = typer.Option(None, "--val-fraction", help="Validation share of the training file."),
-    normalization: str = typer.Option(None, "--normalization", help="standardize, standardize_global or scale."),
+    normalization: str = typer.Option(None, "--normalization", help="standardize (one mean/std), per_pixel or scale (/255 only)."),
 ) -> None:
     """Train an MLP on Fashion-MNIST and save the best-validation model with its history."""
     base = load_config(config) if config is not None else Config()

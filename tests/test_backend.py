@@ -1,0 +1,70 @@
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import netlab
+from netlab.backend import array_module, get_backend
+
+
+def test_cpu_backend_basics():
+    be = get_backend("cpu")
+    assert be.name == "cpu" and be.xp is np and be.device == "cpu" and be.dtype == np.float32
+    z = be.zeros((2, 3))
+    assert z.dtype == np.float32 and z.shape == (2, 3)
+    assert be.to_float(np.float32(2.5)) == 2.5 and type(be.to_float(np.float32(1))) is float
+    assert np.array_equal(be.to_numpy(be.asarray([1, 2])), [1, 2])
+    assert get_backend("cpu", "float64").dtype == np.float64
+    be.synchronize()
+
+
+@pytest.mark.parametrize("bad", ["gpu", "cuda:x", "tpu:0", ""])
+def test_unknown_device_is_a_backend_error(bad):
+    with pytest.raises(netlab.BackendError, match="expected cpu, cuda, cuda:N or auto"):
+        get_backend(bad)
+
+
+def test_unknown_dtype_rejected():
+    with pytest.raises(netlab.BackendError, match="float32"):
+        get_backend("cpu", "float16")
+
+
+def test_cuda_without_cupy_says_so(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", None)  # makes `import cupy` raise ImportError
+    with pytest.raises(netlab.BackendError, match=r"CuPy is not installed; pip install -e \"\.\[cuda\]\""):
+        get_backend("cuda")
+    assert get_backend("auto").name == "cpu"
+
+
+def test_cuda_without_gpu_says_so(monkeypatch):
+    def no_device():
+        raise RuntimeError("cudaErrorNoDevice")
+
+    fake = types.ModuleType("cupy")
+    fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=no_device))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    with pytest.raises(netlab.BackendError, match="no usable CUDA GPU"):
+        get_backend("cuda:0")
+    assert get_backend("auto").name == "cpu"
+
+
+def test_array_module_mixed_raises_typeerror():
+    class FakeCupyArray:
+        pass
+
+    FakeCupyArray.__module__ = "cupy._core.core"
+    with pytest.raises(TypeError, match="backend.asarray"):
+        array_module(np.zeros(2), FakeCupyArray())
+    assert array_module(np.zeros(2), None, 1.0) is np
+
+
+def test_import_netlab_is_light():
+    import subprocess
+
+    code = (
+        "import sys, netlab; heavy = [m for m in ('cupy', 'typer', 'rich', 'matplotlib', 'torch') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -1,0 +1,106 @@
+import numpy as np
+import pytest
+
+import netlab
+from netlab.activations import NAMES
+from netlab.errors import ConfigError
+from netlab.gradcheck import gradcheck
+from netlab.layers import MLP, linear_backward, linear_forward
+
+
+def test_linear_forward_backward_formulas():
+    rng = np.random.default_rng(0)
+    x, W, b, dy = rng.random((4, 3)), rng.random((3, 2)), rng.random(2), rng.random((4, 2))
+    np.testing.assert_allclose(linear_forward(x, W, b), x @ W + b)
+    dW, db = np.empty_like(W), np.empty_like(b)
+    dx = linear_backward(x, W, dy, dW, db)
+    np.testing.assert_allclose(dW, x.T @ dy)
+    np.testing.assert_allclose(db, dy.sum(0))
+    np.testing.assert_allclose(dx, dy @ W.T)
+    assert linear_backward(x, W, dy, dW, db, need_dx=False) is None
+
+
+def test_parameter_names_shapes_and_flat_views(backend):
+    m = MLP([6, 5, 4, 3], "tanh", rng=np.random.default_rng(0), backend=backend)
+    assert list(m.params) == ["W1", "W2", "W3", "b1", "b2", "b3"]
+    assert [m.params[k].shape for k in m.params] == [(6, 5), (5, 4), (4, 3), (5,), (4,), (3,)]
+    assert m.n_params == 6 * 5 + 5 * 4 + 4 * 3 + 5 + 4 + 3 and m.n_weights == 62
+    m.flat[:] = 1.0  # params are views of flat
+    assert float(m.params["b3"].sum()) == 3.0
+
+
+def test_init_distributions():
+    be = netlab.get_backend("cpu", "float64")
+    normal = MLP([400, 300, 10], init="normal", rng=np.random.default_rng(0), backend=be)
+    w = normal.params["W1"]
+    assert abs(w.mean()) < 0.01 and abs(w.std() - 1) < 0.01 and abs(normal.params["b1"].std() - 1) < 0.3
+    xavier = MLP([400, 300, 10], init="xavier", rng=np.random.default_rng(0), backend=be)
+    limit = np.sqrt(6 / 700)
+    assert np.abs(xavier.params["W1"]).max() <= limit and np.abs(xavier.params["W1"]).max() > 0.99 * limit
+    assert not xavier.params["b1"].any()
+    he = MLP([400, 300, 10], init="he", rng=np.random.default_rng(0), backend=be)
+    assert abs(he.params["W1"].std() - np.sqrt(2 / 400)) < 0.002
+    with pytest.raises(ConfigError, match="unknown init"):
+        MLP([4, 2], init="orthogonal", rng=np.random.default_rng(0), backend=be)
+
+
+def test_same_seed_same_weights_and_host_init(backend):
+    a = MLP([8, 4, 3], rng=np.random.default_rng(7), backend=backend)
+    b = MLP([8, 4, 3], rng=np.random.default_rng(7), backend=netlab.get_backend("cpu", backend.dtype))
+    for k in a.params:
+        np.testing.assert_array_equal(backend.to_numpy(a.params[k]), b.params[k])
+
+
+@pytest.mark.parametrize("sizes", [[5], [], [4, 0, 2], [4, 2.5, 2]])
+def test_bad_sizes_rejected(sizes):
+    with pytest.raises(ConfigError):
+        MLP(sizes, rng=np.random.default_rng(0), backend=netlab.get_backend("cpu"))
+
+
+def test_backward_overwrites_gradients():
+    be = netlab.get_backend("cpu", "float64")
+    m = MLP([5, 4, 3], rng=np.random.default_rng(0), backend=be)
+    x, labels = np.random.default_rng(1).random((6, 5)), np.array([0, 1, 2, 0, 1, 2])
+    grads = []
+    for _ in range(2):
+        logits, backward = m.forward(x)
+        _, d = netlab.softmax_cross_entropy(logits, labels)
+        backward(d)
+        grads.append(m.grad_flat.copy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_forward_closures_are_independent():
+    """A second forward does not clobber what the first one's backward needs."""
+    be = netlab.get_backend("cpu", "float64")
+    m = MLP([5, 4, 3], rng=np.random.default_rng(0), backend=be)
+    x1, x2 = np.random.default_rng(1).random((6, 5)), np.random.default_rng(2).random((6, 5))
+    labels = np.arange(6) % 3
+    logits1, back1 = m.forward(x1)
+    m.forward(x2)
+    back1(netlab.softmax_cross_entropy(logits1, labels)[1])
+    first = m.grad_flat.copy()
+    logits1b, back1b = m.forward(x1)
+    back1b(netlab.softmax_cross_entropy(logits1b, labels)[1])
+    np.testing.assert_array_equal(first, m.grad_flat)
+
+
+@pytest.mark.parametrize("l2", [0.0, 1e-2])
+@pytest.mark.parametrize("activation", NAMES)
+def test_gradients_match_numerical_for_every_activation(activation, l2, backend64):
+    m = MLP([12, 9, 7, 5], activation, leaky_slope=0.05, rng=np.random.default_rng(3), backend=backend64)
+    x = backend64.asarray(np.random.default_rng(4).standard_normal((10, 12)))
+    labels = backend64.asarray(np.arange(10) % 5)
+    report = gradcheck(m, x, labels, l2=l2)
+    assert report.passed, report.to_dict()
+    assert report.max_rel_error < 1e-6
+    assert sum(t.checked for t in report.tensors) == m.n_params  # every entry of a small net
+
+
+def test_input_gradient_available():
+    be = netlab.get_backend("cpu", "float64")
+    m = MLP([4, 3, 2], rng=np.random.default_rng(0), backend=be)
+    x = np.random.default_rng(1).random((2, 4))
+    logits, backward = m.forward(x, need_input_grad=True)
+    dx = backward(netlab.softmax_cross_entropy(logits, np.array([0, 1]))[1])
+    assert dx.shape == x.shape
