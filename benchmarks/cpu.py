@@ -1,4 +1,4 @@
-"""CPU speed, side by side: netlab vs PyTorch (nn.Sequential + optim.SGD) vs scikit-learn MLPClassifier.
+"""CPU speed, side by side: netlab vs PyTorch (nn.Sequential + SGD) vs scikit-learn MLPClassifier.
 
     python benchmarks/cpu.py [--epochs 7] [--json] [--skip-large]
 
@@ -36,7 +36,9 @@ CASES = {
 def load_data(source: str):
     backend = netlab.get_backend("cpu")
     split, _, _ = seeded_rngs(0)
-    data = prepare(load_raw(source), backend, val_fraction=0.2, normalization="standardize", rng=split)
+    data = prepare(
+        load_raw(source), backend, val_fraction=0.2, normalization="standardize", rng=split
+    )
     X = np.ascontiguousarray(data.X[data.train_idx])
     y = data.y_host[data.train_idx]
     return X, y
@@ -48,14 +50,24 @@ class NetlabRunner:
     def __init__(self, case: dict, X: np.ndarray, y: np.ndarray) -> None:
         config = with_overrides(
             Config(),
-            {"model.hidden": case["hidden"], "model.activation": case["activation"],
-             "training.batch_size": case["batch_size"], "training.lr": case["lr"]},
-        )  # fmt: skip
+            {
+                "model.hidden": case["hidden"],
+                "model.activation": case["activation"],
+                "training.batch_size": case["batch_size"],
+                "training.lr": case["lr"],
+            },
+        )
         backend = netlab.get_backend("cpu")
         _, init_rng, self.rng = seeded_rngs(0)
         self.model = build_model(config, X.shape[1], 10, init_rng, backend)
-        self.opt = netlab.SGD(self.model.flat, self.model.grad_flat, self.model.n_weights,
-                              lr=case["lr"], momentum=0.9, backend=backend)  # fmt: skip
+        self.opt = netlab.SGD(
+            self.model.flat,
+            self.model.grad_flat,
+            self.model.n_weights,
+            lr=case["lr"],
+            momentum=0.9,
+            backend=backend,
+        )
         self.X, self.y, self.batch = X, y, case["batch_size"]
 
     def epoch(self) -> None:
@@ -104,10 +116,17 @@ class SklearnRunner:
         from sklearn.neural_network import MLPClassifier
 
         self.model = MLPClassifier(
-            hidden_layer_sizes=case["hidden"], activation=case["activation"], solver="sgd",
-            learning_rate_init=case["lr"], momentum=0.9, nesterovs_momentum=False,
-            batch_size=case["batch_size"], alpha=0.0, shuffle=True, random_state=0,
-        )  # fmt: skip
+            hidden_layer_sizes=case["hidden"],
+            activation=case["activation"],
+            solver="sgd",
+            learning_rate_init=case["lr"],
+            momentum=0.9,
+            nesterovs_momentum=False,
+            batch_size=case["batch_size"],
+            alpha=0.0,
+            shuffle=True,
+            random_state=0,
+        )
         self.X, self.y = X, y
         self.classes = np.arange(10)
 
@@ -127,8 +146,10 @@ def run_case(case_name: str, runners: list, epochs: int, log) -> dict:
             start = time.perf_counter()
             r.epoch()
             times[r.name].append(time.perf_counter() - start)
-        log(f"  {case_name} epoch {e + 1}/{epochs}: " +
-            ", ".join(f"{n} {t[-1]:.3f}s" for n, t in times.items()))  # fmt: skip
+        log(
+            f"  {case_name} epoch {e + 1}/{epochs}: "
+            + ", ".join(f"{n} {t[-1]:.3f}s" for n, t in times.items())
+        )
     medians = {n: statistics.median(t) for n, t in times.items()}
     ratios = {f"netlab/{n}": medians["netlab"] / m for n, m in medians.items() if n != "netlab"}
     return {"median_seconds": medians, "ratios": ratios, "epoch_seconds": times}
@@ -151,24 +172,33 @@ def main() -> int:
         return 1
     X, y = load_data(args.data)
     results = {
-        "machine": {"python": platform.python_version(), "numpy": np.__version__,
-                    "torch": torch.__version__, "sklearn": sklearn.__version__,
-                    "netlab": netlab.__version__, "torch_threads": torch.get_num_threads(),
-                    "processor": platform.processor() or platform.machine()},
+        "machine": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "torch": torch.__version__,
+            "sklearn": sklearn.__version__,
+            "netlab": netlab.__version__,
+            "torch_threads": torch.get_num_threads(),
+            "processor": platform.processor() or platform.machine(),
+        },
         "train_examples": int(len(X)),
         "cases": {},
-    }  # fmt: skip
+    }
     cases = ["baseline"] if args.skip_large else ["baseline", "large"]
     if args.only:
         cases = [args.only]
     for name in cases:
         case = CASES[name]
-        log(f"{name}: 784-{'-'.join(map(str, case['hidden']))}-10 {case['activation']}, "
-            f"batch {case['batch_size']}, {len(X)} examples")  # fmt: skip
+        log(
+            f"{name}: 784-{'-'.join(map(str, case['hidden']))}-10 {case['activation']}, "
+            f"batch {case['batch_size']}, {len(X)} examples"
+        )
         peers = [TorchRunner] + ([SklearnRunner] if name == "baseline" else [])
         runners = [NetlabRunner(case, X, y)] + [p(case, X, y) for p in peers]
-        results["cases"][name] = {"case": {**case, "hidden": list(case["hidden"])},
-                                  **run_case(name, runners, args.epochs, log)}  # fmt: skip
+        results["cases"][name] = {
+            "case": {**case, "hidden": list(case["hidden"])},
+            **run_case(name, runners, args.epochs, log),
+        }
     if args.json:
         print(json.dumps(results, indent=2))
     else:

@@ -1,7 +1,8 @@
 """netlab: one explicit forward/backward MLP code path on NumPy (CPU) or CuPy (CUDA).
 
 Submodules are named after their idea (netlab.train, netlab.gradcheck, ...); the functions
-exported here use names that do not shadow them. Imports nothing heavy: CuPy is imported only by `get_backend("cuda")`; typer and rich only by the CLI.
+exported here use names that do not shadow them. Imports nothing heavy: CuPy is imported only
+by `get_backend("cuda")`; typer and rich only by the CLI.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .io import load_model, save_model
 from .layers import MLP, linear_backward, linear_forward
 from .losses import log_softmax, softmax_cross_entropy
 from .optim import SGD
+from .runs import write_run
 from .train import TrainResult, evaluate, fit
 from .train import train as train_from_config
 
@@ -71,4 +73,5 @@ __all__ = [
     "train_from_config",
     "TrainResult",
     "with_overrides",
+    "write_run",
 ]

@@ -89,7 +89,7 @@ def _parse_dtype(dtype: str | Any) -> np.dtype:
 
 
 def _parse_device(device: str) -> tuple[str, int]:
-    """'cpu' -> ('cpu', 0); 'cuda' -> ('cuda', 0); 'cuda:N' -> ('cuda', N); 'auto' -> ('auto', 0)."""
+    """'cpu', 'cuda', 'cuda:N', 'auto' -> ('cpu', 0), ('cuda', 0), ('cuda', N), ('auto', 0)."""
     text = device.strip().lower()
     if text in ("cpu", "auto", "cuda"):
         return text, 0

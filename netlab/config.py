@@ -180,8 +180,14 @@ def config_from_dict(raw: dict[str, Any], origin: str = "config", name: str = "c
     raw = dict(raw)
     if "name" in raw:
         name = raw.pop("name")
-        if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_." for c in name):
-            raise ConfigError(f"{origin}: name must be a non-empty string of letters, digits, - _ .; got {name!r}")
+        if (
+            not isinstance(name, str)
+            or not name
+            or not all(c.isalnum() or c in "-_." for c in name)
+        ):
+            raise ConfigError(
+                f"{origin}: name must be a non-empty string of letters, digits, - _ .; got {name!r}"
+            )
     sections: dict[str, dict[str, Any]] = {}
     for section, values in raw.items():
         if section not in RULES:
@@ -201,9 +207,7 @@ def config_from_dict(raw: dict[str, Any], origin: str = "config", name: str = "c
             expected, check = RULES[section][key]
             normalized = check(value)
             if normalized is None:
-                raise ConfigError(
-                    f"{origin}: {section}.{key} must be {expected}; got {value!r}"
-                )
+                raise ConfigError(f"{origin}: {section}.{key} must be {expected}; got {value!r}")
             checked[key] = normalized
         sections[section] = checked
     config = Config(

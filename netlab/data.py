@@ -11,7 +11,6 @@ import math
 import os
 import tempfile
 import urllib.parse
-import urllib.request
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,9 +37,17 @@ SHA256 = {
     "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 }
 CLASS_NAMES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 N_CLASSES = len(CLASS_NAMES)
 IMAGE_SHAPE = (28, 28)
 # The official files, over HTTPS (the project's GitHub repository serves the same bytes).
@@ -140,7 +147,9 @@ def _read_idx_stream(raw: Any, path: Path) -> tuple[np.ndarray, str]:
         digest.update(view[done : done + n])
         done += n
     if stream.read(1):
-        raise DataError(f"{path}: oversized: data continues past the {payload} bytes the header declares")
+        raise DataError(
+            f"{path}: oversized: data continues past the {payload} bytes the header declares"
+        )
     array = out.view(dtype).reshape(dims)
     if dtype.byteorder == ">":
         array = array.astype(dtype.newbyteorder("="))
@@ -214,7 +223,7 @@ def find_data(data_dir: str | Path | None = None) -> tuple[Path, str]:
 
 @dataclass
 class RawData:
-    """The four arrays as stored (uint8 images (n, 28, 28), int64 labels) and where they came from."""
+    """The four arrays as stored (uint8 images (n, 28, 28), int64 labels) and their location."""
 
     train_images: np.ndarray
     train_labels: np.ndarray
@@ -235,7 +244,9 @@ def _check_images(images: np.ndarray, path: Path) -> np.ndarray:
 
 def _check_labels(labels: np.ndarray, path: Path, n_images: int) -> np.ndarray:
     if labels.dtype != np.uint8 or labels.ndim != 1:
-        raise DataError(f"{path}: expected uint8 labels of shape (n,), got {labels.dtype} {labels.shape}")
+        raise DataError(
+            f"{path}: expected uint8 labels of shape (n,), got {labels.dtype} {labels.shape}"
+        )
     if labels.shape[0] != n_images:
         raise DataError(
             f"{path}: {labels.shape[0]} labels for {n_images} images; the label and image files "
@@ -276,9 +287,13 @@ def load_raw(source: str = "fashion-mnist", data_dir: str | Path | None = None) 
     test_images = _check_images(arrays["test_images"], arrays["test_images_path"])
     return RawData(
         train_images=train_images,
-        train_labels=_check_labels(arrays["train_labels"], arrays["train_labels_path"], len(train_images)),
+        train_labels=_check_labels(
+            arrays["train_labels"], arrays["train_labels_path"], len(train_images)
+        ),
         test_images=test_images,
-        test_labels=_check_labels(arrays["test_labels"], arrays["test_labels_path"], len(test_images)),
+        test_labels=_check_labels(
+            arrays["test_labels"], arrays["test_labels_path"], len(test_images)
+        ),
         location=directory,
         how_found=how,
         checksums_ok=ok,
@@ -357,7 +372,9 @@ def download(
                     continue
             except (OSError, EOFError, zlib.error):
                 pass  # corrupt: fetched again below, replaced only once verified
-        url = urllib.parse.urljoin(base_url if base_url.endswith("/") else base_url + "/", stem + ".gz")
+        url = urllib.parse.urljoin(
+            base_url if base_url.endswith("/") else base_url + "/", stem + ".gz"
+        )
         _fetch_verified(url, final, expected, progress, timeout)
         results.append({"file": str(final), "status": "downloaded"})
     return results
@@ -369,6 +386,8 @@ def _fetch_verified(
     name = final.name
     fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=final.parent)
     tmp = Path(tmp_name)
+    import urllib.request  # imported here: it pulls in http and ssl, which nothing else needs
+
     try:
         with os.fdopen(fd, "wb") as out:
             try:
@@ -382,13 +401,17 @@ def _fetch_verified(
                         if progress:
                             progress(name, done, total)
             except OSError as exc:  # URLError, HTTPError, timeouts are OSErrors
-                raise DataError(f"download of {url} failed ({exc}); check the network or --base-url") from None
+                raise DataError(
+                    f"download of {url} failed ({exc}); check the network or --base-url"
+                ) from None
             out.flush()
             os.fsync(out.fileno())
         try:
             digest = _gz_digest(tmp)
         except (OSError, EOFError, zlib.error):
-            raise DataError(f"{url} is not a valid gzip file; the download is corrupt, retry") from None
+            raise DataError(
+                f"{url} is not a valid gzip file; the download is corrupt, retry"
+            ) from None
         if digest != expected:
             raise DataError(
                 f"checksum mismatch for {url}: expected sha256 {expected}, got {digest}; "
@@ -426,9 +449,7 @@ def _to_float(images: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return out
 
 
-def normalization_stats(
-    X: np.ndarray, rows: np.ndarray, how: str
-) -> tuple[np.ndarray, np.ndarray]:
+def normalization_stats(X: np.ndarray, rows: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
     """(mean, std), each (n_features,) float64, from the given rows only (the training split).
 
     standardize: one mean and one std over all pixels of the training split (broadcast to every
@@ -441,7 +462,9 @@ def normalization_stats(
     if how == "scale":
         return np.zeros(n_features), np.ones(n_features)
     if how not in NORMALIZATIONS:
-        raise DataError(f"unknown normalization {how!r}; expected one of {', '.join(NORMALIZATIONS)}")
+        raise DataError(
+            f"unknown normalization {how!r}; expected one of {', '.join(NORMALIZATIONS)}"
+        )
     total = np.zeros(n_features)
     total_sq = np.zeros(n_features)
     for i in range(0, len(rows), 2048):  # small float64 chunks: no large temporaries
@@ -503,7 +526,7 @@ def prepare(
     normalization: str,
     rng: np.random.Generator,
 ) -> Prepared:
-    """Split (stratified, from `rng`), normalize with training-split statistics, move to `backend`."""
+    """Split (stratified, from `rng`), normalize with training-split statistics, move to backend."""
     train_idx, val_idx = stratified_split(raw.train_labels, val_fraction, rng)
     dtype = backend.dtype
     X = _to_float(raw.train_images, dtype)

@@ -1,4 +1,4 @@
-"""Evaluating a saved model on the test split: loss, accuracy, per-class accuracy, confusion matrix."""
+"""A saved model on the test split: loss, accuracy, per-class accuracy, confusion matrix."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from .io import load_model
 from .train import evaluate
 
 
-def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int = N_CLASSES) -> np.ndarray:
+def confusion_matrix(
+    labels: np.ndarray, predictions: np.ndarray, n_classes: int = N_CLASSES
+) -> np.ndarray:
     """(n_classes, n_classes) int64: rows are true classes, columns predicted classes."""
     return np.bincount(labels * n_classes + predictions, minlength=n_classes * n_classes).reshape(
         n_classes, n_classes
@@ -35,7 +37,9 @@ def evaluate_model_file(
     raw = load_raw(source, data_dir)
     n_in = loaded.model.sizes[0]
     if raw.test_images[0].size != n_in:
-        raise DataError(f"the model expects {n_in} inputs, the test images have {raw.test_images[0].size}")
+        raise DataError(
+            f"the model expects {n_in} inputs, the test images have {raw.test_images[0].size}"
+        )
     X = normalize_images(raw.test_images, loaded.mean, loaded.std, backend.dtype)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         result = evaluate(

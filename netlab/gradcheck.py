@@ -20,7 +20,7 @@ from .losses import objective_scale, softmax_cross_entropy
 FLOOR = 1e-7
 TOLERANCE = 1e-6
 
-# The study's Figure 3: (layer description, entry description, parameter, index, study's difference).
+# The study's Figure 3: (layer, entry, netlab parameter, index, the study's difference).
 PAPER_ENTRIES = (
     ("Output", "Bias(5)", "b3", (5,), 4.49e-4),
     ("Hidden", "Bias(2)", "b1", (2,), 3.17e-4),
@@ -68,7 +68,11 @@ class GradcheckReport:
     def passed(self) -> bool:
         """Every tensor within tolerance and, for --paper entries, every |difference| <= eps**2."""
         entries_ok = all(abs(e.difference) <= self.tolerance for e in self.entries)
-        return all(t.passed for t in self.tensors) and entries_ok and bool(self.tensors or self.entries)
+        return (
+            all(t.passed for t in self.tensors)
+            and entries_ok
+            and bool(self.tensors or self.entries)
+        )
 
     @property
     def max_rel_error(self) -> float:
@@ -86,7 +90,9 @@ class GradcheckReport:
         }
 
 
-def objective(model: MLP, x: Array, labels: Array, loss_norm: str = "batch", l2: float = 0.0) -> float:
+def objective(
+    model: MLP, x: Array, labels: Array, loss_norm: str = "batch", l2: float = 0.0
+) -> float:
     """The training objective: scaled mean cross-entropy + l2 * sum of squared weights."""
     loss, _ = softmax_cross_entropy(model.logits(x), labels, loss_norm)
     value = model.backend.to_float(loss) * objective_scale(loss_norm, model.sizes[-1])
@@ -113,9 +119,15 @@ def analytic_gradients(
 
 
 def numeric_derivative(
-    model: MLP, name: str, index: tuple[int, ...], x: Array, labels: Array,
-    eps: float, loss_norm: str, l2: float,
-) -> float:  # fmt: skip
+    model: MLP,
+    name: str,
+    index: tuple[int, ...],
+    x: Array,
+    labels: Array,
+    eps: float,
+    loss_norm: str,
+    l2: float,
+) -> float:
     """Central difference of the objective with respect to one parameter entry (restored after)."""
     p = model.params[name]
     original = p[index].copy()
@@ -180,16 +192,30 @@ def gradcheck(
         scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(n))), FLOOR)
         rel = diff / scale
         report.tensors.append(
-            TensorCheck(name, tuple(g.shape), len(flat_idx), float(np.max(np.abs(a))),
-                        float(np.max(np.abs(n))), diff, rel, bool(rel < tolerance))
-        )  # fmt: skip
+            TensorCheck(
+                name,
+                tuple(g.shape),
+                len(flat_idx),
+                float(np.max(np.abs(a))),
+                float(np.max(np.abs(n))),
+                diff,
+                rel,
+                bool(rel < tolerance),
+            )
+        )
     return report
 
 
 def paper_entries(
-    model: MLP, x: Array, labels: Array, *, eps: float = 1e-2, loss_norm: str = "batch", l2: float = 0.0
+    model: MLP,
+    x: Array,
+    labels: Array,
+    *,
+    eps: float = 1e-2,
+    loss_norm: str = "batch",
+    l2: float = 0.0,
 ) -> list[EntryCheck]:
-    """The study's Figure 3: the same seven parameter entries, analytic vs numeric, at its epsilon."""
+    """The study's Figure 3: the same seven entries, analytic vs numeric, at its epsilon."""
     _require_float64(model)
     if model.sizes[0] <= 21 or len(model.sizes) != 4 or min(model.sizes[1:3]) <= 31:
         raise GradcheckError(
@@ -220,8 +246,9 @@ def one_per_class(
         x = np.random.default_rng(0).standard_normal((n_classes, n_in))
         return backend.asarray(x, dtype=backend.dtype), backend.asarray(labels)
     raw = load_raw(source, data_dir)
-    data = prepare(raw, backend, val_fraction=0.2, normalization="standardize",
-                   rng=np.random.default_rng(0))  # fmt: skip
+    data = prepare(
+        raw, backend, val_fraction=0.2, normalization="standardize", rng=np.random.default_rng(0)
+    )
     y = data.y_host[data.train_idx]
     rows = [int(data.train_idx[np.flatnonzero(y == c)[0]]) for c in range(n_classes)]
     idx = backend.asarray(np.array(rows))
@@ -244,24 +271,47 @@ def check_model(
     data_dir: str | None = None,
     paper: bool = False,
 ) -> GradcheckReport:
-    """Build a float64 model and check it: every tensor, and with paper=True the Figure 3 entries."""
+    """Build a float64 model and check every tensor (with paper=True: the Figure 3 entries)."""
     from .backend import get_backend
 
     backend = get_backend(device, "float64")
-    model = MLP(sizes, activation, leaky_slope=leaky_slope, init=init,
-                rng=np.random.default_rng(seed), backend=backend)  # fmt: skip
+    model = MLP(
+        sizes,
+        activation,
+        leaky_slope=leaky_slope,
+        init=init,
+        rng=np.random.default_rng(seed),
+        backend=backend,
+    )
     x, labels = one_per_class(sizes[0], sizes[-1], backend, source, data_dir)
     settings = {
-        "sizes": list(sizes), "activation": activation, "leaky_slope": leaky_slope, "init": init,
-        "l2": l2, "loss_norm": loss_norm, "examples": int(len(labels)), "seed": seed,
-        "device": backend.device, "dtype": "float64", "max_entries": max_entries, "paper": paper,
-    }  # fmt: skip
+        "sizes": list(sizes),
+        "activation": activation,
+        "leaky_slope": leaky_slope,
+        "init": init,
+        "l2": l2,
+        "loss_norm": loss_norm,
+        "examples": int(len(labels)),
+        "seed": seed,
+        "device": backend.device,
+        "dtype": "float64",
+        "max_entries": max_entries,
+        "paper": paper,
+    }
     with np.errstate(over="ignore"):
         if paper:
             report = GradcheckReport(epsilon=eps, tolerance=eps * eps, settings=settings)
             report.entries = paper_entries(model, x, labels, eps=eps, loss_norm=loss_norm, l2=l2)
             return report
-        report = gradcheck(model, x, labels, eps=eps, loss_norm=loss_norm, l2=l2,
-                           max_entries=max_entries, rng=np.random.default_rng(seed))  # fmt: skip
+        report = gradcheck(
+            model,
+            x,
+            labels,
+            eps=eps,
+            loss_norm=loss_norm,
+            l2=l2,
+            max_entries=max_entries,
+            rng=np.random.default_rng(seed),
+        )
     report.settings = settings
     return report

@@ -51,12 +51,16 @@ def atomic_write(path: Path, write: Any, force: bool = False) -> None:
     """
     path = Path(path)
     if path.exists() and not force:
-        raise OutputExistsError(f"{path} exists; pass --force to overwrite it or choose another path")
+        raise OutputExistsError(
+            f"{path} exists; pass --force to overwrite it or choose another path"
+        )
     directory = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise OutputExistsError(f"cannot write in {directory} ({exc.strerror}); choose another path") from None
+        raise OutputExistsError(
+            f"cannot write in {directory} ({exc.strerror}); choose another path"
+        ) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -78,7 +82,14 @@ def atomic_write(path: Path, write: Any, force: bool = False) -> None:
             os.close(dfd)
 
 
-def model_metadata(model: MLP, mean: Any, std: Any, config: dict | None, seed: int | None, extra: dict | None = None) -> dict:
+def model_metadata(
+    model: MLP,
+    mean: Any,
+    std: Any,
+    config: dict | None,
+    seed: int | None,
+    extra: dict | None = None,
+) -> dict:
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -117,7 +128,7 @@ def _bad(path: Path, what: str) -> ModelFileError:
 
 
 def read_model_file(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
-    """Host arrays and metadata, validated; ModelFileError for anything that is not a netlab model."""
+    """Host arrays and metadata, validated; ModelFileError for anything but a netlab model."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file; pass the model.npz of a training run")
@@ -129,7 +140,11 @@ def read_model_file(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
             if METADATA_KEY not in names:
                 raise _bad(path, "no metadata entry")
             raw_meta = npz[METADATA_KEY]
-            if raw_meta.dtype != np.uint8 or raw_meta.ndim != 1 or raw_meta.size > MAX_METADATA_BYTES:
+            if (
+                raw_meta.dtype != np.uint8
+                or raw_meta.ndim != 1
+                or raw_meta.size > MAX_METADATA_BYTES
+            ):
                 raise _bad(path, "metadata entry is not a JSON byte string of at most 1 MiB")
             try:
                 meta = json.loads(raw_meta.tobytes().decode("utf-8"))
@@ -185,10 +200,13 @@ def load_model(path: str | Path, backend: Backend) -> LoadedModel:
     """Read a model file onto `backend` (parameters converted to the backend's dtype)."""
     arrays, meta = read_model_file(path)
     model = MLP(
-        meta["sizes"], meta["activation"],
+        meta["sizes"],
+        meta["activation"],
         leaky_slope=float(meta.get("leaky_slope", 0.01)),
-        init=str(meta.get("init", "")), backend=backend, state=arrays,
-    )  # fmt: skip
+        init=str(meta.get("init", "")),
+        backend=backend,
+        state=arrays,
+    )
     return LoadedModel(model, meta)
 
 

@@ -63,7 +63,7 @@ def init_linear(
 
 
 def parameter_shapes(sizes: Sequence[int]) -> dict[str, tuple[int, ...]]:
-    """Names and shapes in storage order: W1..WL then b1..bL (layer l maps sizes[l-1] -> sizes[l])."""
+    """Names and shapes in storage order: W1..WL, then b1..bL (layer l: sizes[l-1] -> sizes[l])."""
     n_layers = len(sizes) - 1
     shapes: dict[str, tuple[int, ...]] = {}
     for i in range(n_layers):
@@ -76,9 +76,7 @@ def parameter_shapes(sizes: Sequence[int]) -> dict[str, tuple[int, ...]]:
 def check_sizes(sizes: Sequence[int]) -> list[int]:
     sizes = list(sizes)
     if len(sizes) < 2:
-        raise ConfigError(
-            f"layer sizes need at least an input and an output size; got {sizes!r}"
-        )
+        raise ConfigError(f"layer sizes need at least an input and an output size; got {sizes!r}")
     for s in sizes:
         if isinstance(s, bool) or not isinstance(s, int) or s < 1:
             raise ConfigError(f"layer sizes must be positive integers; got {sizes!r}")

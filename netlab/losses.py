@@ -1,4 +1,4 @@
-"""Softmax + cross-entropy, fused: the loss and its gradient with respect to the logits in one pass."""
+"""Softmax + cross-entropy, fused: the loss and its gradient with respect to the logits."""
 
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ def softmax_cross_entropy(
 
     The returned loss is always the mean cross-entropy per example (comparable across settings).
     The gradient is that of the training objective:
-      norm="batch":          objective = sum of CE / batch            -> (softmax - onehot) / batch
-      norm="classes_batch":  objective = sum of CE / (classes * batch) -> (softmax - onehot) / (C*batch)
+      norm="batch":          objective = sum of CE / batch        -> (softmax - onehot) / batch
+      norm="classes_batch":  objective = sum of CE / (C * batch)  -> (softmax - onehot) / (C*batch)
     The second is the study's normalization ("loss and initial delta divided by classes and batch").
 
     Args:
@@ -65,7 +65,8 @@ def _norm_factor(norm: str, classes: int) -> int:
     if norm == "classes_batch":
         return classes
     raise ConfigError(
-        f"unknown loss normalization {norm!r}; expected one of {', '.join(LOSS_NORMS)}, got {norm!r}"
+        f"unknown loss normalization {norm!r}; expected one of {', '.join(LOSS_NORMS)}, "
+        f"got {norm!r}"
     )
 
 

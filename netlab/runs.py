@@ -72,21 +72,35 @@ def summary(result: TrainResult, started: float | None = None) -> dict[str, Any]
     }
 
 
-def write_run(run_dir: Path, result: TrainResult, started: float | None = None, force: bool = False) -> dict[str, Any]:
+def write_run(
+    run_dir: Path, result: TrainResult, started: float | None = None, force: bool = False
+) -> dict[str, Any]:
     """Write the four files of a run (each atomically); returns their paths and the summary."""
     run_dir = Path(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputExistsError(f"cannot create run directory {run_dir} ({exc.strerror}); choose another --out") from None
+        raise OutputExistsError(
+            f"cannot create run directory {run_dir} ({exc.strerror}); choose another --out"
+        ) from None
     info = summary(result, started)
     cfg = result.config
     meta = model_metadata(
-        result.model, result.data.mean, result.data.std, cfg.to_dict(), cfg.training.seed,
-        extra={"config_name": cfg.name, "best_epoch": result.fit.best_epoch,
-               "val_accuracy": result.val.accuracy, "test_accuracy": result.test.accuracy},
-    )  # fmt: skip
-    paths = {name: run_dir / name for name in ("model.npz", "history.csv", "config.toml", "metrics.json")}
+        result.model,
+        result.data.mean,
+        result.data.std,
+        cfg.to_dict(),
+        cfg.training.seed,
+        extra={
+            "config_name": cfg.name,
+            "best_epoch": result.fit.best_epoch,
+            "val_accuracy": result.val.accuracy,
+            "test_accuracy": result.test.accuracy,
+        },
+    )
+    paths = {
+        name: run_dir / name for name in ("model.npz", "history.csv", "config.toml", "metrics.json")
+    }
     save_model(paths["model.npz"], result.model, meta, force=force)
     texts = {
         "history.csv": history_csv(result.fit.history),

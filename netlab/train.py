@@ -23,8 +23,13 @@ from .losses import log_softmax, softmax_cross_entropy
 from .optim import SGD
 
 HISTORY_FIELDS = (
-    "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds",
-)  # fmt: skip
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "seconds",
+)
 EVAL_BATCH = 8192
 
 
@@ -98,9 +103,7 @@ def evaluate(
     pred_host = backend.to_numpy(xp.concatenate(preds)) if predictions and preds else None
     if n == 0:
         return Evaluation(math.nan, math.nan, 0, pred_host)
-    return Evaluation(
-        backend.to_float(loss_sum) / n, backend.to_float(correct) / n, n, pred_host
-    )
+    return Evaluation(backend.to_float(loss_sum) / n, backend.to_float(correct) / n, n, pred_host)
 
 
 @dataclass
@@ -147,8 +150,9 @@ def fit(
     """Train `model` on data.train_idx, early-stopping on data.val_idx; restores the best weights.
 
     The best epoch is the one with the highest validation accuracy (or lowest validation loss,
-    per training.monitor); ties keep the earlier epoch. patience = 0 runs every epoch and still restores the best weights,
-    as the study did; patience = k stops after k epochs without improvement.
+    per training.monitor); ties keep the earlier epoch. patience = 0 runs every epoch and still
+    restores the best weights, as the study did; patience = k stops after k epochs without
+    improvement.
     """
     t = config.training
     if t.batch_size > len(data.train_idx):
@@ -157,9 +161,15 @@ def fit(
             f"({len(data.train_idx)}); got {t.batch_size}"
         )
     optimizer = SGD(
-        model.flat, model.grad_flat, model.n_weights,
-        lr=t.lr, momentum=t.momentum, l2=t.l2, nesterov=t.nesterov, backend=model.backend,
-    )  # fmt: skip
+        model.flat,
+        model.grad_flat,
+        model.n_weights,
+        lr=t.lr,
+        momentum=t.momentum,
+        l2=t.l2,
+        nesterov=t.nesterov,
+        backend=model.backend,
+    )
     xp = model.backend.xp
     n_batches = math.ceil(len(data.train_idx) / t.batch_size)
     history: list[dict[str, float]] = []
@@ -169,12 +179,16 @@ def fit(
     for epoch in range(1, t.epochs + 1):
         if progress:
             progress(EpochStart(epoch, t.epochs, n_batches))
-        on_batch = (lambda b, e=epoch: progress(BatchEnd(e, b + 1, n_batches))) if progress else None
+        on_batch = (
+            (lambda b, e=epoch: progress(BatchEnd(e, b + 1, n_batches))) if progress else None
+        )
         start = time.perf_counter()
         order = data.train_idx[rng.permutation(len(data.train_idx))]
         # Overflow in exp/matmul shows up as inf/nan in the loss, which is checked below.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            train_epoch(model, optimizer, data.X, data.y, order, t.batch_size, t.loss_norm, on_batch)
+            train_epoch(
+                model, optimizer, data.X, data.y, order, t.batch_size, t.loss_norm, on_batch
+            )
             tr = evaluate(model, data.X, data.y, data.train_idx)
             va = evaluate(model, data.X, data.y, data.val_idx)
         record = {
@@ -218,12 +232,18 @@ class TrainResult:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def build_model(config: Config, n_in: int, n_out: int, rng: np.random.Generator, backend: Backend) -> MLP:
+def build_model(
+    config: Config, n_in: int, n_out: int, rng: np.random.Generator, backend: Backend
+) -> MLP:
     m = config.model
     return MLP(
-        [n_in, *m.hidden, n_out], m.activation,
-        leaky_slope=m.leaky_slope, init=m.init, rng=rng, backend=backend,
-    )  # fmt: skip
+        [n_in, *m.hidden, n_out],
+        m.activation,
+        leaky_slope=m.leaky_slope,
+        init=m.init,
+        rng=rng,
+        backend=backend,
+    )
 
 
 def seeded_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
@@ -241,11 +261,12 @@ def train(config: Config, device: str = "cpu", progress: Progress | None = None)
     split_rng, init_rng, shuffle_rng = seeded_rngs(config.training.seed)
     raw = load_raw(config.data.source, config.data.dir or None)
     data = prepare(
-        raw, backend,
+        raw,
+        backend,
         val_fraction=config.data.val_fraction,
         normalization=config.data.normalization,
         rng=split_rng,
-    )  # fmt: skip
+    )
     del raw
     model = build_model(config, data.n_features, N_CLASSES, init_rng, backend)
     result = fit(model, data, config, shuffle_rng, progress)

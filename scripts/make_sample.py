@@ -37,10 +37,14 @@ def main() -> None:
         stem_i, stem_l = FILES[f"{split}_images"], FILES[f"{split}_labels"]
         images = read_idx(next(directory.glob(stem_i + "*")))
         labels = read_idx(next(directory.glob(stem_l + "*")))
-        chosen = np.sort(np.concatenate([
-            rng.choice(np.flatnonzero(labels == c), PER_CLASS[split], replace=False)
-            for c in range(N_CLASSES)
-        ]))  # fmt: skip
+        chosen = np.sort(
+            np.concatenate(
+                [
+                    rng.choice(np.flatnonzero(labels == c), PER_CLASS[split], replace=False)
+                    for c in range(N_CLASSES)
+                ]
+            )
+        )
         for stem, array in ((stem_i, images[chosen]), (stem_l, labels[chosen])):
             data = idx_bytes(array)
             (OUT / f"{stem}.gz").write_bytes(gzip.compress(data, compresslevel=9, mtime=0))

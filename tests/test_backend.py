@@ -32,7 +32,9 @@ def test_unknown_dtype_rejected():
 
 def test_cuda_without_cupy_says_so(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", None)  # makes `import cupy` raise ImportError
-    with pytest.raises(netlab.BackendError, match=r"CuPy is not installed; pip install -e \"\.\[cuda\]\""):
+    with pytest.raises(
+        netlab.BackendError, match=r"CuPy is not installed; pip install -e \"\.\[cuda\]\""
+    ):
         get_backend("cuda")
     assert get_backend("auto").name == "cpu"
 

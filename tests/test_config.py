@@ -19,7 +19,9 @@ def test_paper_config_differs_only_by_init():
     base = load_config(ROOT / "configs" / "baseline.toml")
     assert paper.name == "paper-baseline" and paper.model.init == "normal"
     assert paper.training == base.training and paper.data == base.data
-    assert paper.model.hidden == base.model.hidden and paper.model.activation == base.model.activation
+    assert (
+        paper.model.hidden == base.model.hidden and paper.model.activation == base.model.activation
+    )
 
 
 @pytest.mark.parametrize(
@@ -49,7 +51,9 @@ def test_bad_values_name_key_expectation_and_value(raw, message):
 
 
 def test_overrides_and_roundtrip(tmp_path):
-    cfg = with_overrides(Config(), {"training.lr": 0.5, "model.hidden": (10, 20, 30), "training.seed": None})
+    cfg = with_overrides(
+        Config(), {"training.lr": 0.5, "model.hidden": (10, 20, 30), "training.seed": None}
+    )
     assert cfg.training.lr == 0.5 and cfg.model.hidden == (10, 20, 30) and cfg.training.seed == 0
     path = tmp_path / "resolved.toml"
     path.write_text(cfg.to_toml())

@@ -83,7 +83,10 @@ def test_idx_raw_errors(tmp_path, mutate, message):
         (lambda raw: gzip.compress(raw)[:-30], "truncated|corrupt"),
         (lambda raw: gzip.compress(raw[:-100]), "truncated|corrupt"),
         (lambda raw: gzip.compress(raw + b"more"), "truncated|corrupt|oversized"),
-        (lambda raw: gzip.compress(raw[:4] + (2**31).to_bytes(4, "big") + raw[8:]), "truncated|corrupt"),
+        (
+            lambda raw: gzip.compress(raw[:4] + (2**31).to_bytes(4, "big") + raw[8:]),
+            "truncated|corrupt",
+        ),
         (lambda raw: b"\x1f\x8b" + b"\x00" * 30, "corrupt|truncated"),
     ],
 )
@@ -95,7 +98,11 @@ def test_idx_gzip_errors(tmp_path, make, message):
 
 
 def test_huge_declared_size_refused_before_allocation(tmp_path, monkeypatch):
-    raw = bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in (60000, 28000, 28000)) + b"\0" * 64
+    raw = (
+        bytes([0, 0, 8, 3])
+        + b"".join(d.to_bytes(4, "big") for d in (60000, 28000, 28000))
+        + b"\0" * 64
+    )
     path = tmp_path / "huge"
     path.write_bytes(raw)
     allocations = []
@@ -177,7 +184,9 @@ def test_normalization_uses_training_rows_only():
 
 def test_prepare_standardizes_with_train_statistics(backend):
     raw = D.load_raw("sample")
-    p = D.prepare(raw, backend, val_fraction=0.2, normalization="standardize", rng=np.random.default_rng(0))
+    p = D.prepare(
+        raw, backend, val_fraction=0.2, normalization="standardize", rng=np.random.default_rng(0)
+    )
     X = backend.to_numpy(p.X)
     train = X[p.train_idx]
     assert X.dtype == np.float32 and X.shape == (3000, 784)
@@ -185,7 +194,7 @@ def test_prepare_standardizes_with_train_statistics(backend):
     assert len(p.val_idx) == 600 and backend.to_numpy(p.X_test).shape == (1000, 784)
 
 
-# ------------------------------------------------------------------ download, against a local server
+# ---------------------------------------------------- download, against a local server
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

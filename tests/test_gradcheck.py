@@ -56,7 +56,9 @@ def test_sampled_entries_on_large_tensor():
 
 def test_paper_protocol_entries():
     report = check_model([784, 50, 50, 10], "tanh", init="normal", eps=1e-2, paper=True)
-    assert [(e.parameter, e.index) for e in report.entries] == [(p, i) for _, _, p, i, _ in PAPER_ENTRIES]
+    assert [(e.parameter, e.index) for e in report.entries] == [
+        (p, i) for _, _, p, i, _ in PAPER_ENTRIES
+    ]
     assert report.settings["examples"] == 10
     for e in report.entries:
         assert e.difference == pytest.approx(e.numeric - e.analytic)

@@ -7,13 +7,22 @@ import pytest
 
 import netlab
 from netlab.errors import ModelFileError, OutputExistsError
-from netlab.io import FORMAT_VERSION, load_model, model_metadata, npz_bytes, read_model_file, save_model
+from netlab.io import (
+    FORMAT_VERSION,
+    load_model,
+    model_metadata,
+    npz_bytes,
+    read_model_file,
+    save_model,
+)
 from netlab.layers import MLP
 
 
 def make_model(dtype="float32"):
     be = netlab.get_backend("cpu", dtype)
-    return MLP([784, 8, 10], "leaky_relu", leaky_slope=0.2, rng=np.random.default_rng(0), backend=be)
+    return MLP(
+        [784, 8, 10], "leaky_relu", leaky_slope=0.2, rng=np.random.default_rng(0), backend=be
+    )
 
 
 def saved(tmp_path, **extra):
@@ -78,7 +87,9 @@ def test_corrupted_models_refused(tmp_path, mutate, message):
 def test_unknown_format_version(tmp_path):
     _, meta, path = saved(tmp_path)
     arrays = arrays_of(path)
-    arrays["metadata"] = np.frombuffer(json.dumps({**meta, "format_version": 99}).encode(), np.uint8)
+    arrays["metadata"] = np.frombuffer(
+        json.dumps({**meta, "format_version": 99}).encode(), np.uint8
+    )
     with pytest.raises(ModelFileError, match="format version 99 is not supported"):
         read_model_file(write_npz(tmp_path / "v99.npz", arrays))
 

@@ -33,10 +33,17 @@ def test_init_distributions():
     be = netlab.get_backend("cpu", "float64")
     normal = MLP([400, 300, 10], init="normal", rng=np.random.default_rng(0), backend=be)
     w = normal.params["W1"]
-    assert abs(w.mean()) < 0.01 and abs(w.std() - 1) < 0.01 and abs(normal.params["b1"].std() - 1) < 0.3
+    assert (
+        abs(w.mean()) < 0.01
+        and abs(w.std() - 1) < 0.01
+        and abs(normal.params["b1"].std() - 1) < 0.3
+    )
     xavier = MLP([400, 300, 10], init="xavier", rng=np.random.default_rng(0), backend=be)
     limit = np.sqrt(6 / 700)
-    assert np.abs(xavier.params["W1"]).max() <= limit and np.abs(xavier.params["W1"]).max() > 0.99 * limit
+    assert (
+        np.abs(xavier.params["W1"]).max() <= limit
+        and np.abs(xavier.params["W1"]).max() > 0.99 * limit
+    )
     assert not xavier.params["b1"].any()
     he = MLP([400, 300, 10], init="he", rng=np.random.default_rng(0), backend=be)
     assert abs(he.params["W1"].std() - np.sqrt(2 / 400)) < 0.002
@@ -46,7 +53,9 @@ def test_init_distributions():
 
 def test_same_seed_same_weights_and_host_init(backend):
     a = MLP([8, 4, 3], rng=np.random.default_rng(7), backend=backend)
-    b = MLP([8, 4, 3], rng=np.random.default_rng(7), backend=netlab.get_backend("cpu", backend.dtype))
+    b = MLP(
+        [8, 4, 3], rng=np.random.default_rng(7), backend=netlab.get_backend("cpu", backend.dtype)
+    )
     for k in a.params:
         np.testing.assert_array_equal(backend.to_numpy(a.params[k]), b.params[k])
 
@@ -88,7 +97,9 @@ def test_forward_closures_are_independent():
 @pytest.mark.parametrize("l2", [0.0, 1e-2])
 @pytest.mark.parametrize("activation", NAMES)
 def test_gradients_match_numerical_for_every_activation(activation, l2, backend64):
-    m = MLP([12, 9, 7, 5], activation, leaky_slope=0.05, rng=np.random.default_rng(3), backend=backend64)
+    m = MLP(
+        [12, 9, 7, 5], activation, leaky_slope=0.05, rng=np.random.default_rng(3), backend=backend64
+    )
     x = backend64.asarray(np.random.default_rng(4).standard_normal((10, 12)))
     labels = backend64.asarray(np.arange(10) % 5)
     report = gradcheck(m, x, labels, l2=l2)

@@ -50,7 +50,9 @@ def test_plain_sgd():
     np.testing.assert_allclose(flat, before - 1.0)
 
 
-@pytest.mark.parametrize("kw", [{"lr": 0.0}, {"lr": -1.0}, {"lr": 0.1, "momentum": 1.0}, {"lr": 0.1, "l2": -1.0}])
+@pytest.mark.parametrize(
+    "kw", [{"lr": 0.0}, {"lr": -1.0}, {"lr": 0.1, "momentum": 1.0}, {"lr": 0.1, "l2": -1.0}]
+)
 def test_bad_hyperparameters(kw):
     with pytest.raises(ConfigError):
         make(**kw)

@@ -40,8 +40,15 @@ def test_same_seed_same_numbers_on_cpu():
 
 
 def test_best_weights_are_restored_and_patience_stops():
-    cfg = sample_config(**{"training.epochs": 30, "training.patience": 2, "training.lr": 0.3, "training.monitor": "val_loss",
-                           "model.init": "normal"})  # fmt: skip
+    cfg = sample_config(
+        **{
+            "training.epochs": 30,
+            "training.patience": 2,
+            "training.lr": 0.3,
+            "training.monitor": "val_loss",
+            "model.init": "normal",
+        }
+    )
     result = train(cfg)
     h = result.fit.history
     best = min(range(len(h)), key=lambda i: h[i]["val_loss"])
@@ -65,8 +72,14 @@ def test_batch_larger_than_training_split_rejected():
 
 
 def test_divergence_is_reported():
-    cfg = sample_config(**{"training.lr": 1e6, "model.init": "normal", "model.activation": "relu",
-                           "training.epochs": 2})  # fmt: skip
+    cfg = sample_config(
+        **{
+            "training.lr": 1e6,
+            "model.init": "normal",
+            "model.activation": "relu",
+            "training.epochs": 2,
+        }
+    )
     with pytest.raises(TrainingDiverged, match="lower the learning rate"):
         train(cfg)
 
@@ -74,8 +87,13 @@ def test_divergence_is_reported():
 def test_evaluate_matches_plain_numpy():
     be = netlab.get_backend("cpu", "float64")
     cfg = sample_config()
-    data = prepare(load_raw("sample"), be, val_fraction=0.2, normalization="standardize",
-                   rng=np.random.default_rng(0))  # fmt: skip
+    data = prepare(
+        load_raw("sample"),
+        be,
+        val_fraction=0.2,
+        normalization="standardize",
+        rng=np.random.default_rng(0),
+    )
     model = build_model(cfg, 784, 10, np.random.default_rng(0), be)
     ev = evaluate(model, data.X, data.y, data.val_idx, batch_size=97, predictions=True)
     x, y = data.X[data.val_idx], data.y_host[data.val_idx]
@@ -90,8 +108,13 @@ def test_evaluate_matches_plain_numpy():
 def test_fit_uses_given_model_and_rng():
     be = netlab.get_backend("cpu")
     cfg = sample_config(**{"training.epochs": 1})
-    data = prepare(load_raw("sample"), be, val_fraction=0.2, normalization="scale",
-                   rng=np.random.default_rng(0))  # fmt: skip
+    data = prepare(
+        load_raw("sample"),
+        be,
+        val_fraction=0.2,
+        normalization="scale",
+        rng=np.random.default_rng(0),
+    )
     model = build_model(cfg, 784, 10, np.random.default_rng(0), be)
     before = model.flat.copy()
     res = fit(model, data, cfg, np.random.default_rng(0))
@@ -103,4 +126,6 @@ def test_cpu_and_cuda_agree_in_float64():
     cfg = sample_config(**{"training.epochs": 1, "training.dtype": "float64"})
     cpu = train(cfg, device="cpu")
     gpu = train(cfg, device="cuda")
-    np.testing.assert_allclose(gpu.backend.to_numpy(gpu.model.flat), cpu.model.flat, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        gpu.backend.to_numpy(gpu.model.flat), cpu.model.flat, rtol=1e-10, atol=1e-12
+    )

@@ -68,14 +68,16 @@ def main(argv: list[str] | None = None) -> int:
         code = e.exit_code
     except exc.UsageError as e:
         hint = f"see 'netlab {e.ctx.info_name if e.ctx and e.ctx.parent else ''} --help'"
-        error(f"{e.format_message()}; {' '.join(hint.split())}")
+        error(f"{e.format_message().rstrip('.')}; {' '.join(hint.split())}")
         code = 2
     except exc.ClickException as e:
         error(e.format_message())
         code = e.exit_code
-    except (exc.Abort, KeyboardInterrupt):
-        error("interrupted; nothing was saved by the interrupted step")
+    except (typer.Abort, KeyboardInterrupt):
+        error("interrupted; files of the interrupted run were not written")
         code = 130
+    except BrokenPipeError:  # output piped into a reader that stopped (e.g. `| head`)
+        code = 0
     if argv is None:
         sys.exit(code)
     return code

@@ -23,31 +23,56 @@ def info(
         print_json(report)
         return
     console.print(f"{report['source']}: {report['location']} (found via {report['found_by']})")
-    console.print(table(
-        "Files", ["file", "sha256 (decompressed)", "checksum"],
-        [[f["file"], f["sha256"][:16] + "...", "ok" if f["ok"] else "MISMATCH"] for f in report["files"]],
-        justify_right=False,
-    ))  # fmt: skip
-    console.print(table(
-        "Images per class", ["class", "train file", "test file"],
-        [[n, a, b] for n, a, b in zip(report["class_names"], report["train_per_class"],
-                                      report["test_per_class"], strict=True)]
-        + [["total", report["train_count"], report["test_count"]]],
-    ))  # fmt: skip
+    console.print(
+        table(
+            "Files",
+            ["file", "sha256 (decompressed)", "checksum"],
+            [
+                [f["file"], f["sha256"][:16] + "...", "ok" if f["ok"] else "MISMATCH"]
+                for f in report["files"]
+            ],
+            justify_right=False,
+        )
+    )
+    console.print(
+        table(
+            "Images per class",
+            ["class", "train file", "test file"],
+            [
+                [n, a, b]
+                for n, a, b in zip(
+                    report["class_names"],
+                    report["train_per_class"],
+                    report["test_per_class"],
+                    strict=True,
+                )
+            ]
+            + [["total", report["train_count"], report["test_count"]]],
+        )
+    )
 
 
 @app.command("download")
 def download_cmd(
-    dest: str = typer.Option(None, "--dir", help="Target directory (default ~/.cache/netlab/fashion-mnist)."),
-    base_url: str = typer.Option(BASE_URL, "--base-url", help="Where the four .gz files are served (https)."),
+    dest: str = typer.Option(
+        None, "--dir", help="Target directory (default ~/.cache/netlab/fashion-mnist)."
+    ),
+    base_url: str = typer.Option(
+        BASE_URL, "--base-url", help="Where the four .gz files are served (https)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Download the official files over HTTPS and verify their SHA-256 checksums."""
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
     show = not quiet and console.is_terminal
-    with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
-                  console=console, disable=not show) as progress:  # fmt: skip
+    with Progress(
+        *Progress.get_default_columns(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=console,
+        disable=not show,
+    ) as progress:
         tasks: dict[str, int] = {}
 
         def on_bytes(name: str, done: int, total: int | None) -> None:

@@ -15,7 +15,9 @@ def evaluate(
     model: Path = typer.Argument(..., help="A model.npz written by `netlab train`."),
     device: str = options.Device,
     json_out: bool = options.Json,
-    data: str = typer.Option(None, "--data", help="fashion-mnist or sample (default: what the model was trained on)."),
+    data: str = typer.Option(
+        None, "--data", help="fashion-mnist or sample (default: what the model was trained on)."
+    ),
     data_dir: str = options.DataDir,
 ) -> None:
     """Evaluate a saved model on the test split."""
@@ -28,12 +30,18 @@ def evaluate(
         f"{report['model']}: test loss {report['test_loss']:.4f}, "
         f"test accuracy {pct(report['test_accuracy'])} ({report['n_test']} test images)"
     )
-    console.print(table(
-        "Per-class accuracy (test)", ["class", "accuracy"],
-        [[n, pct(a)] for n, a in report["per_class_accuracy"].items()],
-    ))  # fmt: skip
+    console.print(
+        table(
+            "Per-class accuracy (test)",
+            ["class", "accuracy"],
+            [[n, pct(a)] for n, a in report["per_class_accuracy"].items()],
+        )
+    )
     short = [n.split("/")[0][:7] for n in names]
-    console.print(table(
-        "Confusion matrix (test; rows true, columns predicted)", ["true \\ pred", *short],
-        [[names[i], *row] for i, row in enumerate(report["confusion_matrix"])],
-    ))  # fmt: skip
+    console.print(
+        table(
+            "Confusion matrix (test; rows true, columns predicted)",
+            ["true \\ pred", *short],
+            [[names[i], *row] for i, row in enumerate(report["confusion_matrix"])],
+        )
+    )

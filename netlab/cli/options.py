@@ -9,7 +9,8 @@ Json = typer.Option(False, "--json", help="Print the result as JSON instead of t
 DataDir = typer.Option(
     None,
     "--data-dir",
-    help="Directory with the Fashion-MNIST files (else $NETLAB_DATA, ~/.cache/netlab/fashion-mnist, "
+    help="Directory with the Fashion-MNIST files (else $NETLAB_DATA, "
+    "~/.cache/netlab/fashion-mnist, "
     "/usr/share/datasets/fashion-mnist).",
 )
 
@@ -22,7 +23,11 @@ def parse_ints(text: str | None, what: str) -> tuple[int, ...] | None:
     try:
         values = tuple(int(p) for p in parts)
     except ValueError:
-        raise typer.BadParameter(f"expected comma-separated integers like 50,50; got {text!r}", param_hint=what) from None
+        raise typer.BadParameter(
+            f"expected comma-separated integers like 50,50; got {text!r}", param_hint=what
+        ) from None
     if not values or any(v < 1 for v in values):
-        raise typer.BadParameter(f"expected positive integers like 50,50; got {text!r}", param_hint=what)
+        raise typer.BadParameter(
+            f"expected positive integers like 50,50; got {text!r}", param_hint=what
+        )
     return values

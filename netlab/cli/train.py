@@ -1,4 +1,4 @@
-"""`netlab train`: config + flags -> netlab.train -> RUN_DIR/{model.npz, history.csv, config.toml, metrics.json}."""
+"""`netlab train`: config + flags -> netlab.train -> RUN_DIR/{model.npz, history.csv, ...}."""
 
 from __future__ import annotations
 
@@ -16,11 +16,19 @@ from .ui import TrainingProgress, console, pct, print_json, progress_mode
 
 
 def train(
-    config: Path = typer.Option(None, "--config", "-c", help="TOML config (default: the built-in baseline)."),
-    out: Path = typer.Option(None, "--out", "-o", help="Run directory (default: runs/<config>-seed<N>-<time>)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite files in an existing --out directory."),
+    config: Path = typer.Option(
+        None, "--config", "-c", help="TOML config (default: the built-in baseline)."
+    ),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="Run directory (default: runs/<config>-seed<N>-<time>)."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Overwrite files in an existing --out directory."
+    ),
     device: str = options.Device,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output, only the summary."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No progress output, only the summary."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     hidden: str = typer.Option(None, "--hidden", help="Hidden layer widths, e.g. 50,50."),
     activation: str = typer.Option(None, "--activation", help="tanh, sigmoid, relu or leaky_relu."),
@@ -29,18 +37,34 @@ def train(
     epochs: int = typer.Option(None, "--epochs", help="Maximum number of epochs."),
     batch_size: int = typer.Option(None, "--batch-size", help="Mini-batch size."),
     lr: float = typer.Option(None, "--lr", help="Learning rate."),
-    momentum: float = typer.Option(None, "--momentum", help="Momentum coefficient (0 = plain SGD)."),
+    momentum: float = typer.Option(
+        None, "--momentum", help="Momentum coefficient (0 = plain SGD)."
+    ),
     nesterov: bool = typer.Option(None, "--nesterov/--no-nesterov", help="Nesterov momentum."),
     l2: float = typer.Option(None, "--l2", help="L2 strength: the gradient gets + 2*l2*W."),
-    loss_norm: str = typer.Option(None, "--loss-norm", help="batch (mean) or classes_batch (the study's)."),
-    patience: int = typer.Option(None, "--patience", help="Early-stopping patience in epochs (0 = never stop)."),
-    monitor: str = typer.Option(None, "--monitor", help="val_loss or val_accuracy picks the best epoch."),
-    seed: int = typer.Option(None, "--seed", help="Seed of the split, the init and the batch order."),
+    loss_norm: str = typer.Option(
+        None, "--loss-norm", help="batch (mean) or classes_batch (the study's)."
+    ),
+    patience: int = typer.Option(
+        None, "--patience", help="Early-stopping patience in epochs (0 = never stop)."
+    ),
+    monitor: str = typer.Option(
+        None, "--monitor", help="val_loss or val_accuracy picks the best epoch."
+    ),
+    seed: int = typer.Option(
+        None, "--seed", help="Seed of the split, the init and the batch order."
+    ),
     dtype: str = typer.Option(None, "--dtype", help="float32 or float64."),
-    data: str = typer.Option(None, "--data", help="fashion-mnist (discovered) or sample (shipped)."),
+    data: str = typer.Option(
+        None, "--data", help="fashion-mnist (discovered) or sample (shipped)."
+    ),
     data_dir: str = options.DataDir,
-    val_fraction: float = typer.Option(None, "--val-fraction", help="Validation share of the training file."),
-    normalization: str = typer.Option(None, "--normalization", help="standardize (one mean/std), per_pixel or scale (/255 only)."),
+    val_fraction: float = typer.Option(
+        None, "--val-fraction", help="Validation share of the training file."
+    ),
+    normalization: str = typer.Option(
+        None, "--normalization", help="standardize (one mean/std), per_pixel or scale (/255 only)."
+    ),
 ) -> None:
     """Train an MLP on Fashion-MNIST and save the best-validation model with its history."""
     base = load_config(config) if config is not None else Config()

@@ -1,4 +1,4 @@
-"""What the CLI shows: the one-line error format, tables, JSON, and training progress (rich or plain)."""
+"""What the CLI shows: the one-line error, tables, JSON, and training progress (rich or plain)."""
 
 from __future__ import annotations
 
@@ -118,7 +118,9 @@ def progress_mode(quiet: bool) -> str:
     return "rich" if console.is_terminal else "plain"
 
 
-def table(title: str, columns: list[str], rows: list[list[Any]], justify_right: bool = True) -> Table:
+def table(
+    title: str, columns: list[str], rows: list[list[Any]], justify_right: bool = True
+) -> Table:
     t = Table(title=title, title_justify="left")
     for i, c in enumerate(columns):
         t.add_column(c, justify="right" if justify_right and i > 0 else "left")

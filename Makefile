@@ -1,0 +1,37 @@
+# netlab: `make train` and `make test` work on a fresh machine (they create the venv and find or
+# install the Fashion-MNIST data first). Override the interpreter with PYTHON=python3.12 etc.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ARGS ?=
+
+.PHONY: venv data train test bench lint clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+data: venv
+	@bash scripts/ensure-data.sh $(BIN)/netlab
+
+train: venv data
+	$(BIN)/netlab train --config configs/baseline.toml $(ARGS)
+
+test: venv data
+	$(BIN)/python -m pytest $(ARGS)
+
+bench: venv data
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python benchmarks/cpu.py $(ARGS)
+
+lint: venv
+	$(BIN)/ruff check netlab tests benchmarks scripts
+	$(BIN)/ruff format --check netlab tests benchmarks scripts
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
