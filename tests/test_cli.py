@@ -521,3 +521,24 @@ def test_bad_input_gives_one_line_error_and_changes_nothing(
 
 def test_catalog_is_large_enough():
     assert len(CATALOG) >= 40
+
+
+def test_rich_progress_renders_on_a_terminal(monkeypatch):
+    """The live display (epoch and batch bars, metrics) runs through a whole training."""
+    import io
+
+    from rich.console import Console
+
+    from netlab.cli import ui
+    from netlab.config import Config, with_overrides
+    from netlab.train import train
+
+    buf = io.StringIO()
+    term = Console(file=buf, force_terminal=True, width=150)
+    monkeypatch.setattr(ui, "console", term)
+    assert ui.progress_mode(False) == "rich" and ui.progress_mode(True) == "quiet"
+    cfg = with_overrides(Config(), {"data.source": "sample", "training.epochs": 2})
+    with ui.TrainingProgress("rich") as progress:
+        train(cfg, progress=progress)
+    text = buf.getvalue()
+    assert "epochs" in text and "epoch 2" in text and "best" in text and "2/2" in text

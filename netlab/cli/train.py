@@ -12,7 +12,7 @@ from ..errors import OutputExistsError
 from ..runs import new_run_dir, write_run
 from ..train import train as run_training
 from . import options
-from .ui import TrainingProgress, console, pct, print_json, progress_mode
+from .ui import TrainingProgress, console, notice, pct, print_json, progress_mode
 
 
 def train(
@@ -103,6 +103,8 @@ def train(
         result = run_training(cfg, device=device, progress=progress)
     paths = write_run(run_dir, result, started=started, force=force)
     summary = paths["summary"]
+    if summary["data_checksums_ok"] is False:
+        notice(f"note: the data in {summary['data']} differ from the official Fashion-MNIST files")
     if json_out:
         print_json(summary)
         return

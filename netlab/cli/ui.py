@@ -103,8 +103,8 @@ class TrainingProgress:
         elif isinstance(event, EpochEnd):
             r = event.record
             metrics = (
-                f"train {r['train_loss']:.4f}/{pct(r['train_accuracy'])}  "
-                f"val {r['val_loss']:.4f}/{pct(r['val_accuracy'])}  best {event.best_epoch}"
+                f"train loss {r['train_loss']:.4f} acc {pct(r['train_accuracy'])} | "
+                f"val loss {r['val_loss']:.4f} acc {pct(r['val_accuracy'])} | best {event.best_epoch}"
             )
             p.update(self.epoch_task, completed=event.epoch, metrics=metrics)
             if event.stopped:
