@@ -104,7 +104,8 @@ class TrainingProgress:
             r = event.record
             metrics = (
                 f"train loss {r['train_loss']:.4f} acc {pct(r['train_accuracy'])} | "
-                f"val loss {r['val_loss']:.4f} acc {pct(r['val_accuracy'])} | best {event.best_epoch}"
+                f"val loss {r['val_loss']:.4f} acc {pct(r['val_accuracy'])} | "
+                f"best {event.best_epoch}"
             )
             p.update(self.epoch_task, completed=event.epoch, metrics=metrics)
             if event.stopped:
