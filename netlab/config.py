@@ -17,7 +17,7 @@ from .activations import NAMES as ACTIVATIONS
 from .backend import DTYPES
 from .data import NORMALIZATIONS, SOURCES
 from .errors import ConfigError
-from .layers import INITS
+from .layers import INITS, MAX_WIDTH
 from .losses import LOSS_NORMS
 
 MONITORS = ("val_loss", "val_accuracy")
@@ -133,9 +133,9 @@ def _str(v: Any) -> str | None:
 
 
 def _hidden(v: Any) -> tuple[int, ...] | None:
-    if not isinstance(v, (list, tuple)) or not v:
+    if not isinstance(v, (list, tuple)) or not v or len(v) > 100:
         return None
-    if any(isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in v):
+    if any(isinstance(x, bool) or not isinstance(x, int) or not 1 <= x <= MAX_WIDTH for x in v):
         return None
     return tuple(v)
 
@@ -146,14 +146,17 @@ def _fmt(options: tuple[str, ...]) -> str:
 
 RULES: dict[str, dict[str, tuple[str, Any]]] = {
     "model": {
-        "hidden": ("a non-empty list of positive integers (hidden layer widths)", _hidden),
+        "hidden": (
+            f"a non-empty list of at most 100 integers in [1, {MAX_WIDTH}] (hidden layer widths)",
+            _hidden,
+        ),
         "activation": (_fmt(ACTIVATIONS), _choice(ACTIVATIONS)),
         "leaky_slope": ("a float in [0, 1)", _float(0.0, 1.0, hi_open=True)),
         "init": (_fmt(INITS), _choice(INITS)),
     },
     "training": {
-        "epochs": ("an integer >= 1", _int(1)),
-        "batch_size": ("an integer >= 1", _int(1)),
+        "epochs": ("an integer in [1, 1000000]", _int(1, 1_000_000)),
+        "batch_size": ("an integer in [1, 10000000]", _int(1, 10_000_000)),
         "lr": ("a float > 0", _float(0.0, math.inf, lo_open=True)),
         "momentum": ("a float in [0, 1)", _float(0.0, 1.0, hi_open=True)),
         "nesterov": ("true or false", _bool),

@@ -8,6 +8,7 @@ whose whole gradient is ~0 is judged by its absolute error, via FLOOR).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -141,6 +142,16 @@ def numeric_derivative(
     return (f_plus - f_minus) / (2.0 * eps)
 
 
+def _check_settings(model: MLP, eps: float, max_entries: int = 0, l2: float = 0.0) -> None:
+    if not (eps > 0 and math.isfinite(eps)):
+        raise GradcheckError(f"epsilon must be a finite number > 0; got {eps!r}")
+    if not (l2 >= 0 and math.isfinite(l2)):
+        raise GradcheckError(f"l2 must be a finite number >= 0; got {l2!r}")
+    if max_entries < 0:
+        raise GradcheckError(f"max_entries must be >= 0 (0 checks all); got {max_entries!r}")
+    _require_float64(model)
+
+
 def _require_float64(model: MLP) -> None:
     if model.backend.dtype != np.float64:
         raise GradcheckError(
@@ -170,9 +181,7 @@ def gradcheck(
         max_entries: entries checked per tensor (0: all).
         rng: picks the sampled entries (default: seed 0).
     """
-    _require_float64(model)
-    if not eps > 0:
-        raise GradcheckError(f"epsilon must be > 0; got {eps!r}")
+    _check_settings(model, eps, max_entries, l2)
     rng = rng if rng is not None else np.random.default_rng(0)
     grads = analytic_gradients(model, x, labels, loss_norm, l2)
     report = GradcheckReport(epsilon=eps, tolerance=tolerance)
@@ -216,7 +225,7 @@ def paper_entries(
     l2: float = 0.0,
 ) -> list[EntryCheck]:
     """The study's Figure 3: the same seven entries, analytic vs numeric, at its epsilon."""
-    _require_float64(model)
+    _check_settings(model, eps, l2=l2)
     if model.sizes[0] <= 21 or len(model.sizes) != 4 or min(model.sizes[1:3]) <= 31:
         raise GradcheckError(
             f"--paper needs the study's 784-50-50-10 shape (or at least 2 hidden layers of >= 32); "
@@ -274,6 +283,8 @@ def check_model(
     """Build a float64 model and check every tensor (with paper=True: the Figure 3 entries)."""
     from .backend import get_backend
 
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise GradcheckError(f"seed must be an integer >= 0; got {seed!r}")
     backend = get_backend(device, "float64")
     model = MLP(
         sizes,
@@ -298,7 +309,7 @@ def check_model(
         "max_entries": max_entries,
         "paper": paper,
     }
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         if paper:
             report = GradcheckReport(epsilon=eps, tolerance=eps * eps, settings=settings)
             report.entries = paper_entries(model, x, labels, eps=eps, loss_norm=loss_norm, l2=l2)

@@ -16,6 +16,8 @@ from .backend import Array, Backend, array_module
 from .errors import ConfigError
 
 INITS = ("normal", "xavier", "he")
+MAX_WIDTH = 1_000_000
+MAX_PARAMS = 2**31
 
 
 def linear_forward(x: Array, W: Array, b: Array) -> Array:
@@ -78,8 +80,13 @@ def check_sizes(sizes: Sequence[int]) -> list[int]:
     if len(sizes) < 2:
         raise ConfigError(f"layer sizes need at least an input and an output size; got {sizes!r}")
     for s in sizes:
-        if isinstance(s, bool) or not isinstance(s, int) or s < 1:
-            raise ConfigError(f"layer sizes must be positive integers; got {sizes!r}")
+        if isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= MAX_WIDTH:
+            raise ConfigError(f"layer sizes must be integers in [1, {MAX_WIDTH}]; got {sizes!r}")
+    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+    if n_params > MAX_PARAMS:
+        raise ConfigError(
+            f"layer sizes {sizes} make {n_params} parameters; netlab supports at most 2**31"
+        )
     return sizes
 
 
@@ -124,8 +131,15 @@ class MLP:
 
     def _allocate(self, shapes: dict[str, tuple[int, ...]]) -> None:
         total = sum(math.prod(s) for s in shapes.values())
-        self.flat = self.backend.zeros(total)
-        self.grad_flat = self.backend.zeros(total)
+        try:
+            self.flat = self.backend.zeros(total)
+            self.grad_flat = self.backend.zeros(total)
+        except MemoryError:
+            gib = 2 * total * np.dtype(self.backend.dtype).itemsize / 2**30
+            raise ConfigError(
+                f"not enough memory for {total} parameters and their gradients ({gib:.1f} GiB); "
+                "use smaller layers"
+            ) from None
         self.params: dict[str, Array] = {}
         self.grads: dict[str, Array] = {}
         offset = 0

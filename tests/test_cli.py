@@ -315,7 +315,7 @@ CATALOG = [
         "wrong type in config",
         lambda t, m: ["train", "-c", _config(t, "[training]\nepochs = 'ten'\n")],
         2,
-        "training.epochs must be an integer >= 1; got 'ten'",
+        "training.epochs must be an integer in [1, 1000000]; got 'ten'",
     ),
     (
         "lr <= 0 in config",
@@ -464,7 +464,31 @@ CATALOG = [
         "gradcheck eps 0",
         lambda t, m: ["gradcheck", "--eps", "0", "--sizes", "4,3"],
         2,
-        "epsilon must be > 0",
+        "epsilon must be a finite number > 0",
+    ),
+    (
+        "gradcheck paper eps 0",
+        lambda t, m: ["gradcheck", "--paper", "--eps", "0"],
+        2,
+        "epsilon must be a finite number > 0",
+    ),
+    (
+        "gradcheck infinite l2",
+        lambda t, m: ["gradcheck", "--l2", "inf", "--sizes", "4,3"],
+        2,
+        "l2 must be a finite number >= 0",
+    ),
+    (
+        "gradcheck negative seed",
+        lambda t, m: ["gradcheck", "--seed", "-1", "--sizes", "4,3"],
+        2,
+        "seed must be an integer >= 0",
+    ),
+    (
+        "gradcheck negative max entries",
+        lambda t, m: ["gradcheck", "--max-entries", "-5", "--sizes", "4,3"],
+        2,
+        "max_entries must be >= 0",
     ),
     (
         "gradcheck bad sizes",

@@ -32,7 +32,10 @@ def test_paper_config_differs_only_by_init():
         ({"training": {"lr": "fast"}}, "training.lr must be a float > 0; got 'fast'"),
         ({"training": {"lr": 0}}, "training.lr must be a float > 0; got 0"),
         ({"training": {"lr": -0.1}}, "training.lr must be a float > 0"),
-        ({"training": {"epochs": 2.5}}, "training.epochs must be an integer >= 1; got 2.5"),
+        (
+            {"training": {"epochs": 2.5}},
+            r"training.epochs must be an integer in \[1, 1000000\]; got 2.5",
+        ),
         ({"training": {"batch_size": True}}, "training.batch_size must be an integer"),
         ({"training": {"momentum": 1.0}}, r"training.momentum must be a float in \[0, 1\)"),
         ({"model": {"hidden": []}}, "model.hidden must be a non-empty list"),

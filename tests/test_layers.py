@@ -115,3 +115,10 @@ def test_input_gradient_available():
     logits, backward = m.forward(x, need_input_grad=True)
     dx = backward(netlab.softmax_cross_entropy(logits, np.array([0, 1]))[1])
     assert dx.shape == x.shape
+
+
+def test_absurd_sizes_are_a_config_error_not_a_crash():
+    with pytest.raises(ConfigError, match=r"integers in \[1, 1000000\]"):
+        MLP([784, 10**12, 10], rng=np.random.default_rng(0), backend=netlab.get_backend("cpu"))
+    with pytest.raises(ConfigError, match="at most 2\\*\\*31"):
+        MLP([784, 999_999, 999_999, 10], rng=np.random.default_rng(0), backend=netlab.get_backend("cpu"))

@@ -84,16 +84,16 @@ def test_divergence_is_reported():
         train(cfg)
 
 
+def sample_data(backend, normalization="standardize"):
+    raw = load_raw("sample")
+    rng = np.random.default_rng(0)
+    return prepare(raw, backend, val_fraction=0.2, normalization=normalization, rng=rng)
+
+
 def test_evaluate_matches_plain_numpy():
     be = netlab.get_backend("cpu", "float64")
     cfg = sample_config()
-    data = prepare(
-        load_raw("sample"),
-        be,
-        val_fraction=0.2,
-        normalization="standardize",
-        rng=np.random.default_rng(0),
-    )
+    data = sample_data(be)
     model = build_model(cfg, 784, 10, np.random.default_rng(0), be)
     ev = evaluate(model, data.X, data.y, data.val_idx, batch_size=97, predictions=True)
     x, y = data.X[data.val_idx], data.y_host[data.val_idx]
@@ -108,13 +108,7 @@ def test_evaluate_matches_plain_numpy():
 def test_fit_uses_given_model_and_rng():
     be = netlab.get_backend("cpu")
     cfg = sample_config(**{"training.epochs": 1})
-    data = prepare(
-        load_raw("sample"),
-        be,
-        val_fraction=0.2,
-        normalization="scale",
-        rng=np.random.default_rng(0),
-    )
+    data = sample_data(be, "scale")
     model = build_model(cfg, 784, 10, np.random.default_rng(0), be)
     before = model.flat.copy()
     res = fit(model, data, cfg, np.random.default_rng(0))
