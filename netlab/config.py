@@ -241,11 +241,15 @@ def load_config(path: str | Path) -> Config:
 def with_overrides(config: Config, overrides: dict[str, Any]) -> Config:
     """A new Config with "section.key" -> value overrides applied (None values are ignored)."""
     raw: dict[str, Any] = config.to_dict()
+    raw["name"] = config.name
     for dotted, value in overrides.items():
         if value is None:
+            continue
+        if dotted == "name":
+            raw["name"] = value
             continue
         section, _, key = dotted.partition(".")
         if section not in raw or key not in raw[section]:
             raise ConfigError(f"unknown config key {dotted}")
         raw[section][key] = list(value) if isinstance(value, tuple) else value
-    return config_from_dict(raw, origin="command line", name=config.name)
+    return config_from_dict(raw, origin="command line")

@@ -4,7 +4,7 @@
 set -euo pipefail
 netlab=${1:-netlab}
 if "$netlab" data info >/dev/null 2>&1; then
-  "$netlab" data info
+  "$netlab" data info | sed -n 1p
   exit 0
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -15,4 +15,4 @@ if ! "$netlab" data info >/dev/null 2>&1; then
   echo "downloading Fashion-MNIST into ~/.cache/netlab/fashion-mnist"
   "$netlab" data download
 fi
-"$netlab" data info
+"$netlab" data info | sed -n 1p

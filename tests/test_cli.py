@@ -566,3 +566,16 @@ def test_rich_progress_renders_on_a_terminal(monkeypatch):
         train(cfg, progress=progress)
     text = buf.getvalue()
     assert "epochs" in text and "epoch 2" in text and "best" in text and "2/2" in text
+
+
+def test_ctrl_c_during_training_is_one_line_and_writes_nothing(capsys, tmp_path, monkeypatch):
+    import netlab.train as T
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sys.modules["netlab.train"], "train_epoch", interrupted)
+    assert T.train_epoch is interrupted
+    code, out, err = run(capsys, "train", "--data", "sample", "--out", str(tmp_path / "r"))
+    assert code == 130 and err.strip() == "error: interrupted; the run's files were not written"
+    assert not (tmp_path / "r").exists()

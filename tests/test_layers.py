@@ -121,4 +121,8 @@ def test_absurd_sizes_are_a_config_error_not_a_crash():
     with pytest.raises(ConfigError, match=r"integers in \[1, 1000000\]"):
         MLP([784, 10**12, 10], rng=np.random.default_rng(0), backend=netlab.get_backend("cpu"))
     with pytest.raises(ConfigError, match="at most 2\\*\\*31"):
-        MLP([784, 999_999, 999_999, 10], rng=np.random.default_rng(0), backend=netlab.get_backend("cpu"))
+        MLP(
+            [784, 999_999, 999_999, 10],
+            rng=np.random.default_rng(0),
+            backend=netlab.get_backend("cpu"),
+        )

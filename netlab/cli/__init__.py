@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rv = command.main(args=args, prog_name="netlab", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
+        if code == 130:  # typer turns Ctrl-C into exit code 130 without a word
+            error("interrupted; the run's files were not written")
     except NetlabError as e:
         error(str(e))
         code = e.exit_code
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         error(e.format_message())
         code = e.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        error("interrupted; files of the interrupted run were not written")
+        error("interrupted; the run's files were not written")
         code = 130
     except BrokenPipeError:  # output piped into a reader that stopped (e.g. `| head`)
         code = 0

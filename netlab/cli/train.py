@@ -30,6 +30,9 @@ def train(
         False, "--quiet", "-q", help="No progress output, only the summary."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    name: str = typer.Option(
+        None, "--name", help="Run name (default: the config's), used in RUN_DIR."
+    ),
     hidden: str = typer.Option(None, "--hidden", help="Hidden layer widths, e.g. 50,50."),
     activation: str = typer.Option(None, "--activation", help="tanh, sigmoid, relu or leaky_relu."),
     leaky_slope: float = typer.Option(None, "--leaky-slope", help="Negative slope of leaky_relu."),
@@ -71,6 +74,7 @@ def train(
     cfg = with_overrides(
         base,
         {
+            "name": name,
             "model.hidden": options.parse_ints(hidden, "--hidden"),
             "model.activation": activation,
             "model.leaky_slope": leaky_slope,
