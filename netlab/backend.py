@@ -154,7 +154,12 @@ def get_backend(device: str = "cpu", dtype: str | Any = "float32") -> Backend:
             f"use cuda:0 to cuda:{count - 1}"
         )
     # CuPy allocates on the thread's current device; netlab runs one device per process.
-    cupy.cuda.Device(index).use()
+    try:
+        cupy.cuda.Device(index).use()
+    except Exception as exc:  # CUDARuntimeError (busy or exclusive-process GPU, driver errors)
+        raise BackendError(
+            f"cannot use GPU cuda:{index} ({type(exc).__name__}: {exc}); pick another --device"
+        ) from None
     return Backend("cuda", cupy, f"cuda:{index}", dt)
 
 

@@ -235,7 +235,8 @@ def load_config(path: str | Path) -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
-    return config_from_dict(raw, origin=str(path), name=path.stem)
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in path.stem) or "config"
+    return config_from_dict(raw, origin=str(path), name=stem)
 
 
 def with_overrides(config: Config, overrides: dict[str, Any]) -> Config:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .backend import Array, Backend
-from .errors import DataError
+from .errors import ConfigError, DataError
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -165,6 +165,12 @@ def cache_dir() -> Path:
     return Path(base) / "netlab" / "fashion-mnist"
 
 
+def default_download_dir() -> Path:
+    """Where `netlab data download` puts the files: $NETLAB_DATA if set, else the cache."""
+    env = os.environ.get("NETLAB_DATA")
+    return Path(env).expanduser() if env else cache_dir()
+
+
 def sample_dir() -> Path:
     """The real-image sample shipped inside the package."""
     return Path(str(resources.files("netlab.sample_data")))
@@ -239,6 +245,8 @@ def _check_images(images: np.ndarray, path: Path) -> np.ndarray:
         raise DataError(
             f"{path}: expected uint8 images of shape (n, 28, 28), got {images.dtype} {images.shape}"
         )
+    if len(images) == 0:
+        raise DataError(f"{path}: holds no images; re-download it")
     return images
 
 
@@ -268,6 +276,11 @@ def sample_checksums() -> dict[str, str]:
 def load_raw(source: str = "fashion-mnist", data_dir: str | Path | None = None) -> RawData:
     """Find and read the dataset: `source` is "fashion-mnist" (discovered) or "sample" (shipped)."""
     if source == "sample":
+        if data_dir:
+            raise DataError(
+                f"a data directory ({data_dir}) was given with the shipped sample; "
+                "drop --data-dir or use --data fashion-mnist"
+            )
         directory, how = sample_dir(), "sample shipped with netlab"
         reference = sample_checksums()
     elif source == "fashion-mnist":
@@ -349,14 +362,14 @@ def download(
     progress: Callable[[str, int, int | None], None] | None = None,
     timeout: float = 60.0,
 ) -> list[dict]:
-    """Fetch the four official .gz files into `dest` (default: the netlab cache).
+    """Fetch the four official .gz files into `dest` (default: $NETLAB_DATA, else the cache).
 
     Each file is verified (SHA-256 of its decompressed bytes) before it is moved into place, so a
     failed or corrupted download never replaces or leaves a file. Files already present with the
     right checksum are kept. `progress(name, bytes_done, bytes_total_or_None)` is called as data
     arrives.
     """
-    dest = Path(dest).expanduser() if dest is not None else cache_dir()
+    dest = Path(dest).expanduser() if dest is not None else default_download_dir()
     _check_url(base_url)
     try:
         dest.mkdir(parents=True, exist_ok=True)
@@ -383,11 +396,17 @@ def download(
 def _fetch_verified(
     url: str, final: Path, expected: str, progress: Callable | None, timeout: float
 ) -> None:
-    name = final.name
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=final.parent)
-    tmp = Path(tmp_name)
-    import urllib.request  # imported here: it pulls in http and ssl, which nothing else needs
+    import http.client  # imported here: http and ssl are needed by nothing else
+    import urllib.request
 
+    name = final.name
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=final.parent)
+    except OSError as exc:
+        raise DataError(
+            f"cannot write in {final.parent} ({exc.strerror}); choose another --dir"
+        ) from None
+    tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
             try:
@@ -400,9 +419,11 @@ def _fetch_verified(
                         done += len(chunk)
                         if progress:
                             progress(name, done, total)
-            except OSError as exc:  # URLError, HTTPError, timeouts are OSErrors
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                # URLError, HTTPError, timeouts (OSError); bad URLs, dropped connections (others)
                 raise DataError(
-                    f"download of {url} failed ({exc}); check the network or --base-url"
+                    f"download of {url} failed ({type(exc).__name__}: {exc}); "
+                    "check the network or --base-url"
                 ) from None
             out.flush()
             os.fsync(out.fileno())
@@ -418,6 +439,10 @@ def _fetch_verified(
                 "the file was not saved, retry or use another --base-url"
             )
         os.replace(tmp, final)
+    except OSError as exc:  # disk full or unwritable while saving
+        raise DataError(
+            f"could not save {final} ({exc.strerror or exc}); nothing was replaced"
+        ) from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -528,6 +553,12 @@ def prepare(
 ) -> Prepared:
     """Split (stratified, from `rng`), normalize with training-split statistics, move to backend."""
     train_idx, val_idx = stratified_split(raw.train_labels, val_fraction, rng)
+    if len(train_idx) == 0 or len(val_idx) == 0:
+        empty = "training" if len(train_idx) == 0 else "validation"
+        raise ConfigError(
+            f"data.val_fraction {val_fraction} leaves the {empty} split empty "
+            f"({len(raw.train_labels)} images); choose a value nearer 0.2"
+        )
     dtype = backend.dtype
     X = _to_float(raw.train_images, dtype)
     mean, std = normalization_stats(X, train_idx, normalization)

@@ -7,8 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import get_backend
-from .data import CLASS_NAMES, N_CLASSES, load_raw, normalize_images
+from .data import CLASS_NAMES, N_CLASSES, SOURCES, load_raw, normalize_images
 from .errors import DataError
 from .io import load_model
 from .train import evaluate
@@ -28,12 +27,16 @@ def evaluate_model_file(
 ) -> dict[str, Any]:
     """Everything `netlab eval` reports, as plain Python data (test split)."""
     path = Path(path)
-    backend = get_backend(device, "float32")
-    loaded = load_model(path, backend)
-    config = loaded.meta.get("config") or {}
-    data_cfg = config.get("data", {}) if isinstance(config, dict) else {}
-    source = source or data_cfg.get("source", "fashion-mnist")
-    data_dir = data_dir if data_dir is not None else (data_cfg.get("dir") or None)
+    loaded = load_model(path, device)  # in the dtype the model was trained in
+    backend = loaded.model.backend
+    config = loaded.meta.get("config")
+    data_cfg = config.get("data") if isinstance(config, dict) else None
+    data_cfg = data_cfg if isinstance(data_cfg, dict) else {}
+    trained_on = data_cfg.get("source") if data_cfg.get("source") in SOURCES else "fashion-mnist"
+    source = source or trained_on
+    trained_dir = data_cfg.get("dir") if isinstance(data_cfg.get("dir"), str) else ""
+    if data_dir is None and source != "sample":
+        data_dir = trained_dir or None
     raw = load_raw(source, data_dir)
     n_in = loaded.model.sizes[0]
     if raw.test_images[0].size != n_in:

@@ -226,10 +226,11 @@ def paper_entries(
 ) -> list[EntryCheck]:
     """The study's Figure 3: the same seven entries, analytic vs numeric, at its epsilon."""
     _check_settings(model, eps, l2=l2)
-    if model.sizes[0] <= 21 or len(model.sizes) != 4 or min(model.sizes[1:3]) <= 31:
+    sizes = model.sizes
+    if len(sizes) != 4 or sizes[0] < 22 or sizes[1] < 10 or sizes[2] < 32 or sizes[3] < 10:
         raise GradcheckError(
-            f"--paper needs the study's 784-50-50-10 shape (or at least 2 hidden layers of >= 32); "
-            f"got {model.sizes}"
+            "--paper checks the entries of the study's 784-50-50-10 network and needs 2 hidden "
+            f"layers with at least 784-10-32-10 units; got {'-'.join(map(str, sizes))}"
         )
     grads = analytic_gradients(model, x, labels, loss_norm, l2)
     out = []

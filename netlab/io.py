@@ -141,7 +141,8 @@ def read_model_file(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
                 raise _bad(path, "no metadata entry")
             raw_meta = npz[METADATA_KEY]
             if (
-                raw_meta.dtype != np.uint8
+                not isinstance(raw_meta, np.ndarray)
+                or raw_meta.dtype != np.uint8
                 or raw_meta.ndim != 1
                 or raw_meta.size > MAX_METADATA_BYTES
             ):
@@ -160,6 +161,8 @@ def read_model_file(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
             arrays = {}
             for name, shape in shapes.items():
                 a = npz[name]
+                if not isinstance(a, np.ndarray):
+                    raise _bad(path, f"member {name} is not an array")
                 if a.dtype.kind != "f" or a.dtype.itemsize not in (4, 8):
                     raise _bad(path, f"array {name} has dtype {a.dtype}, expected float32/float64")
                 if a.shape != shape:
@@ -196,9 +199,14 @@ def _check_meta(path: Path, meta: Any) -> dict[str, tuple[int, ...]]:
     return parameter_shapes(sizes)
 
 
-def load_model(path: str | Path, backend: Backend) -> LoadedModel:
-    """Read a model file onto `backend` (parameters converted to the backend's dtype)."""
+def load_model(path: str | Path, backend: Backend | str) -> LoadedModel:
+    """Read a model file onto `backend`, or onto a device name in the model's own dtype."""
     arrays, meta = read_model_file(path)
+    if isinstance(backend, str):
+        from .backend import DTYPES, get_backend
+
+        dtype = meta.get("dtype") if meta.get("dtype") in DTYPES else "float32"
+        backend = get_backend(backend, dtype)
     model = MLP(
         meta["sizes"],
         meta["activation"],

@@ -579,3 +579,59 @@ def test_ctrl_c_during_training_is_one_line_and_writes_nothing(capsys, tmp_path,
     code, out, err = run(capsys, "train", "--data", "sample", "--out", str(tmp_path / "r"))
     assert code == 130 and err.strip() == "error: interrupted; the run's files were not written"
     assert not (tmp_path / "r").exists()
+
+
+def test_review_findings_give_one_line_errors(capsys, tmp_path, monkeypatch):
+    """Inputs found by review that used to end in tracebacks or misleading messages."""
+    import netlab.cli.train as cli_train
+
+    monkeypatch.chdir(tmp_path)
+    cases = [
+        (["gradcheck", "--paper", "--sizes", "784,50,50,5"], 2, "at least 784-10-32-10"),
+        (["data", "download", "--dir", "/proc/netlab"], 1, "cannot"),
+        (
+            [
+                "data",
+                "download",
+                "--dir",
+                str(tmp_path / "d"),
+                "--base-url",
+                "https://exa mple.org/",
+            ],
+            1,
+            "failed",
+        ),
+        (["train", "--data", "sample", "--val-fraction", "0.0001"], 2, "validation split empty"),
+        (["train", "--data", "sample", "--data-dir", str(tmp_path)], 1, "drop --data-dir"),
+    ]
+    for argv, code, phrase in cases:
+        got, out, err = run(capsys, *argv)
+        lines = err.strip().splitlines()
+        assert got == code and len(lines) == 1 and phrase in lines[0], (argv, err)
+    cfg = tmp_path / "lr=0.1.toml"
+    cfg.write_text("[training]\nepochs = 1\n[data]\nsource = 'sample'\n")
+    assert main(["train", "-c", str(cfg), "--quiet"]) == 0
+    assert [p.name.startswith("lr_0.1-seed0-") for p in (tmp_path / "runs").iterdir()] == [True]
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(cli_train, "run_training", no_memory)
+    got, _, err = run(capsys, "train", "--data", "sample", "--out", str(tmp_path / "oom"))
+    assert got == 1 and err.strip().startswith("error: out of memory")
+
+
+def test_hand_made_npz_members_are_refused(tmp_path, trained, capsys):
+    import zipfile
+
+    bad = tmp_path / "raw.npz"
+    with zipfile.ZipFile(trained / "model.npz") as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.namelist():
+            data = src.read(item)
+            if item == "metadata.npy":  # the JSON as a raw member: np.load hands back bytes
+                dst.writestr("metadata", b'{"format": "netlab-mlp"}')
+            else:
+                dst.writestr(item, data)
+    code, _, err = run(capsys, "eval", str(bad))
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert err.startswith("error: ") and "metadata entry is not a JSON byte string" in err

@@ -261,3 +261,17 @@ def test_download_missing_file_and_insecure_url(served, sample_as_official, tmp_
 def test_reference_checksums_match_the_brief():
     assert netlab.data.SHA256["train-images-idx3-ubyte"].startswith("c59f468a")
     assert netlab.data.SHA256["t10k-labels-idx1-ubyte"].startswith("0402a96d")
+
+
+def test_empty_image_file_refused(tmp_path):
+    d = write_dataset(tmp_path / "d")
+    (d / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.zeros((0, 28, 28)))))
+    (d / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.zeros(0))))
+    with pytest.raises(DataError, match="holds no images"):
+        D.load_raw("fashion-mnist", d)
+
+
+def test_download_goes_where_discovery_looks(isolated_env, monkeypatch):
+    assert D.default_download_dir() == isolated_env / "cache" / "netlab" / "fashion-mnist"
+    monkeypatch.setenv("NETLAB_DATA", str(isolated_env / "mine"))
+    assert D.default_download_dir() == isolated_env / "mine" == D.search_dirs()[0][0]

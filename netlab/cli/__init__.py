@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         error("interrupted; the run's files were not written")
         code = 130
+    except MemoryError:  # also CuPy's OutOfMemoryError
+        error("out of memory; use smaller layers, a smaller batch or another device")
+        code = 1
     except BrokenPipeError:  # output piped into a reader that stopped (e.g. `| head`)
         code = 0
     if argv is None:

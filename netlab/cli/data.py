@@ -55,7 +55,9 @@ def info(
 @app.command("download")
 def download_cmd(
     dest: str = typer.Option(
-        None, "--dir", help="Target directory (default ~/.cache/netlab/fashion-mnist)."
+        None,
+        "--dir",
+        help="Target directory (default $NETLAB_DATA, else ~/.cache/netlab/fashion-mnist).",
     ),
     base_url: str = typer.Option(
         BASE_URL, "--base-url", help="Where the four .gz files are served (https)."

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ..config import Config, load_config, with_overrides
-from ..errors import OutputExistsError
+from ..errors import NetlabError, OutputExistsError
 from ..runs import new_run_dir, write_run
 from ..train import train as run_training
 from . import options
@@ -105,7 +105,12 @@ def train(
     started = time.time()
     with TrainingProgress(mode) as progress:
         result = run_training(cfg, device=device, progress=progress)
-    paths = write_run(run_dir, result, started=started, force=force)
+    try:
+        paths = write_run(run_dir, result, started=started, force=force)
+    except KeyboardInterrupt:
+        raise NetlabError(
+            f"interrupted while saving; {run_dir} may be incomplete, train again with --force"
+        ) from None
     summary = paths["summary"]
     if summary["data_checksums_ok"] is False:
         notice(f"note: the data in {summary['data']} differ from the official Fashion-MNIST files")
