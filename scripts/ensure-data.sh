@@ -12,7 +12,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
 fi
 if ! "$netlab" data info >/dev/null 2>&1; then
-  echo "downloading Fashion-MNIST into ~/.cache/netlab/fashion-mnist"
+  echo "downloading Fashion-MNIST into ${NETLAB_DATA:-~/.cache/netlab/fashion-mnist}"
   "$netlab" data download
 fi
 "$netlab" data info | sed -n 1p
