@@ -70,3 +70,59 @@ def test_import_netlab_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def _numpy_backed_cupy():
+    """A stand-in `cupy` module built on NumPy: exercises netlab's CUDA branches without a GPU."""
+    fake = types.ModuleType("cupy")
+    for name in (
+        "asarray",
+        "zeros",
+        "empty",
+        "ones",
+        "matmul",
+        "arange",
+        "concatenate",
+        "copyto",
+        "exp",
+        "log",
+        "tanh",
+        "maximum",
+        "multiply",
+        "subtract",
+        "divide",
+        "where",
+        "sum",
+    ):
+        setattr(fake, name, getattr(np, name))
+    fake.take = lambda a, indices, axis=None, out=None: np.take(a, indices, axis=axis, out=out)
+    fake.asnumpy = np.asarray
+    synced = []
+    stream = types.SimpleNamespace(synchronize=lambda: synced.append(1))
+    fake.cuda = types.SimpleNamespace(
+        runtime=types.SimpleNamespace(getDeviceCount=lambda: 2),
+        Device=lambda i: types.SimpleNamespace(use=lambda: None),
+        get_current_stream=lambda: stream,
+    )
+    fake.synced = synced
+    return fake
+
+
+def test_cuda_branches_run_with_a_numpy_backed_cupy(monkeypatch):
+    from netlab.config import Config, with_overrides
+    from netlab.train import train
+
+    fake = _numpy_backed_cupy()
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    be = get_backend("cuda:1")
+    assert (be.name, be.device, be.xp) == ("cuda", "cuda:1", fake)
+    be.synchronize()
+    assert fake.synced == [1]
+    with pytest.raises(netlab.BackendError, match="only 2 GPU"):
+        get_backend("cuda:2")
+    assert get_backend("auto").name == "cuda"
+    cfg = with_overrides(Config(), {"data.source": "sample", "training.epochs": 2})
+    on_fake, on_cpu = train(cfg, device="cuda"), train(cfg, device="cpu")
+    assert on_fake.backend.name == "cuda"
+    np.testing.assert_array_equal(on_fake.model.flat, on_cpu.model.flat)
+    assert on_fake.test.accuracy == on_cpu.test.accuracy
