@@ -21,6 +21,7 @@ from .errors import ConfigError, TrainingDiverged
 from .layers import MLP
 from .losses import log_softmax, softmax_cross_entropy
 from .optim import SGD
+from .progress import BatchEnd, EpochEnd, EpochStart, Progress
 
 HISTORY_FIELDS = (
     "epoch",
@@ -31,32 +32,6 @@ HISTORY_FIELDS = (
     "seconds",
 )
 EVAL_BATCH = 8192
-
-
-@dataclass(frozen=True)
-class EpochStart:
-    epoch: int
-    epochs: int
-    batches: int
-
-
-@dataclass(frozen=True)
-class BatchEnd:
-    epoch: int
-    batch: int
-    batches: int
-
-
-@dataclass(frozen=True)
-class EpochEnd:
-    epoch: int
-    epochs: int
-    record: dict[str, float]
-    best_epoch: int
-    stopped: bool  # early stopping triggered after this epoch
-
-
-Progress = Callable[[Any], None]
 
 
 @dataclass

@@ -126,3 +126,22 @@ def test_cuda_branches_run_with_a_numpy_backed_cupy(monkeypatch):
     assert on_fake.backend.name == "cuda"
     np.testing.assert_array_equal(on_fake.model.flat, on_cpu.model.flat)
     assert on_fake.test.accuracy == on_cpu.test.accuracy
+
+
+def test_cli_help_does_not_import_numpy():
+    import subprocess
+
+    code = (
+        "import sys; from netlab.cli import app; "
+        "print(','.join(m for m in ('numpy', 'cupy', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_lazy_exports_resolve():
+    for name in netlab.__all__:
+        assert getattr(netlab, name) is not None
+    assert netlab.train_from_config.__module__ == "netlab.train"
+    with pytest.raises(AttributeError):
+        netlab.does_not_exist  # noqa: B018

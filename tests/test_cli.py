@@ -583,8 +583,6 @@ def test_ctrl_c_during_training_is_one_line_and_writes_nothing(capsys, tmp_path,
 
 def test_review_findings_give_one_line_errors(capsys, tmp_path, monkeypatch):
     """Inputs found by review that used to end in tracebacks or misleading messages."""
-    import netlab.cli.train as cli_train
-
     monkeypatch.chdir(tmp_path)
     cases = [
         (["gradcheck", "--paper", "--sizes", "784,50,50,5"], 2, "at least 784-10-32-10"),
@@ -616,7 +614,7 @@ def test_review_findings_give_one_line_errors(capsys, tmp_path, monkeypatch):
     def no_memory(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(cli_train, "run_training", no_memory)
+    monkeypatch.setattr(sys.modules["netlab.train"], "train", no_memory)
     got, _, err = run(capsys, "train", "--data", "sample", "--out", str(tmp_path / "oom"))
     assert got == 1 and err.strip().startswith("error: out of memory")
 

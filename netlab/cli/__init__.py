@@ -1,5 +1,8 @@
 """The `netlab` command: a thin Typer shell over the library (one module per command).
 
+Command modules import the library inside their functions, so `netlab --help` loads Typer and
+Rich but not NumPy.
+
 `main()` turns every NetlabError and usage error into one `error: ...` line and an exit code:
 1 for a failed operation, 2 for bad options, config or device, 3 for a diverged training.
 """
@@ -10,7 +13,7 @@ import sys
 
 import typer
 
-from .. import __version__
+from .._version import __version__
 from ..errors import NetlabError
 from . import data as data_cmd
 from . import eval as eval_cmd

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from ..data import BASE_URL, data_info, download
 from . import options
 from .ui import console, print_json, table
 
@@ -18,6 +17,8 @@ def info(
     json_out: bool = options.Json,
 ) -> None:
     """Where the data was found, counts per split and class, and whether checksums match."""
+    from ..data import data_info
+
     report = data_info(data, data_dir)
     if json_out:
         print_json(report)
@@ -60,12 +61,14 @@ def download_cmd(
         help="Target directory (default $NETLAB_DATA, else ~/.cache/netlab/fashion-mnist).",
     ),
     base_url: str = typer.Option(
-        BASE_URL, "--base-url", help="Where the four .gz files are served (https)."
+        None, "--base-url", help="Where the four .gz files are served (https; default: official)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Download the official files over HTTPS and verify their SHA-256 checksums."""
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+    from ..data import BASE_URL, download
 
     show = not quiet and console.is_terminal
     with Progress(
@@ -82,7 +85,7 @@ def download_cmd(
                 tasks[name] = progress.add_task(name, total=total)
             progress.update(tasks[name], completed=done)
 
-        results = download(dest, base_url=base_url, progress=on_bytes if show else None)
+        results = download(dest, base_url=base_url or BASE_URL, progress=on_bytes if show else None)
     if not quiet:
         for r in results:
             console.print(f"{r['status']:>10}  {r['file']}  (sha256 verified)")

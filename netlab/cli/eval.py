@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from ..evaluation import evaluate_model_file
 from . import options
 from .ui import console, pct, print_json, table
 
@@ -21,6 +20,8 @@ def evaluate(
     data_dir: str = options.DataDir,
 ) -> None:
     """Evaluate a saved model on the test split."""
+    from ..evaluation import evaluate_model_file
+
     report = evaluate_model_file(model, device=device, source=data, data_dir=data_dir)
     if json_out:
         print_json(report)

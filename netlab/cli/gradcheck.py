@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from ..gradcheck import TOLERANCE, check_model
 from . import options
 from .ui import console, print_json, table
 
@@ -40,6 +39,8 @@ def gradcheck(
     json_out: bool = options.Json,
 ) -> int:
     """Compare backprop gradients with numerical ones; exit 1 if any tensor fails."""
+    from ..gradcheck import TOLERANCE, check_model
+
     layer_sizes = list(options.parse_ints(sizes, "--sizes"))
     report = check_model(
         layer_sizes,

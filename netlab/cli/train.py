@@ -7,10 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ..config import Config, load_config, with_overrides
 from ..errors import NetlabError, OutputExistsError
-from ..runs import new_run_dir, write_run
-from ..train import train as run_training
 from . import options
 from .ui import TrainingProgress, console, notice, pct, print_json, progress_mode
 
@@ -70,6 +67,10 @@ def train(
     ),
 ) -> None:
     """Train an MLP on Fashion-MNIST and save the best-validation model with its history."""
+    from ..config import Config, load_config, with_overrides
+    from ..runs import new_run_dir, write_run
+    from ..train import train as run_training
+
     base = load_config(config) if config is not None else Config()
     cfg = with_overrides(
         base,

@@ -17,7 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ..train import BatchEnd, EpochEnd, EpochStart
+from ..progress import BatchEnd, EpochEnd, EpochStart
 
 # Off a terminal (pipes, CI logs) rich would wrap tables at 80 columns; give them room instead.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
