@@ -521,6 +521,34 @@ CATALOG = [
         1,
         "use an https:// URL",
     ),
+    (
+        "experiment file missing",
+        lambda t, m: ["experiment", str(t / "none.toml")],
+        2,
+        "experiment file",
+    ),
+    (
+        "experiment bad variant",
+        lambda t, m: [
+            "experiment",
+            _config(t, "[[variants]]\nname = 'x'\nmodel = { init = 'zero' }\n"),
+        ],
+        2,
+        "variant 'x'",
+    ),
+    (
+        "experiment zero workers",
+        lambda t, m: [
+            "experiment",
+            _config(t, "seeds = 1\n"),
+            "--workers",
+            "0",
+            "--out",
+            str(t / "s"),
+        ],
+        2,
+        "--workers must be an integer in [1, 256]",
+    ),
     ("unknown command", lambda t, m: ["fit"], 2, "No such command"),
 ]
 

@@ -17,6 +17,7 @@ from .._version import __version__
 from ..errors import NetlabError
 from . import data as data_cmd
 from . import eval as eval_cmd
+from . import experiment as experiment_cmd
 from . import gradcheck as gradcheck_cmd
 from . import train as train_cmd
 from .ui import error
@@ -32,6 +33,7 @@ app = typer.Typer(
 app.command("train")(train_cmd.train)
 app.command("eval")(eval_cmd.evaluate)
 app.command("gradcheck")(gradcheck_cmd.gradcheck)
+app.command("experiment")(experiment_cmd.experiment)
 app.add_typer(data_cmd.app, name="data")
 
 

@@ -1,0 +1,76 @@
+"""`netlab experiment FILE.toml`: every (variant, seed) run of an experiment, then its table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from . import options
+from .ui import console, print_json
+
+
+def experiment(
+    file: Path = typer.Argument(..., help="Experiment file (TOML): base config, variants, seeds."),
+    out: Path = typer.Option(None, "--out", "-o", help="Sweep directory (default: runs/<name>)."),
+    workers: int = typer.Option(1, "--workers", "-w", help="Local worker processes."),
+    scheduler: str = typer.Option(
+        None,
+        "--scheduler",
+        help="Dask scheduler address (tcp://host:8786) instead of local workers.",
+    ),
+    blas_threads: int = typer.Option(
+        1, "--blas-threads", help="BLAS threads per run; the same value gives the same numbers."
+    ),
+    device: str = options.Device,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the results table."),
+    json_out: bool = options.Json,
+) -> None:
+    """Run an experiment (finished runs are skipped, so an interrupted sweep resumes)."""
+    from ..experiment import load_experiment, plan, run_experiment
+
+    exp = load_experiment(file)
+    out_dir = out if out is not None else Path("runs") / exp.name
+    total = len(plan(exp, out_dir))
+    done = {"n": 0}
+    show = not (quiet or json_out)
+
+    def on_done(spec, summary) -> None:
+        done["n"] += 1
+        if show:
+            console.print(
+                f"[{done['n']}] {spec.variant} seed {spec.seed}: "
+                f"test accuracy {100 * summary['test_accuracy']:.2f}% "
+                f"(best epoch {summary['best_epoch']} by validation), "
+                f"{summary['train_seconds']:.1f}s"
+            )
+
+    if show:
+        console.print(
+            f"{exp.name}: {total} runs in {out_dir} ({len(exp.variants)} variants x "
+            f"{len(exp.seeds)} seeds)"
+        )
+    result = run_experiment(
+        exp,
+        out_dir,
+        workers=workers,
+        scheduler=scheduler,
+        device=device,
+        blas_threads=blas_threads,
+        on_done=on_done,
+    )
+    if json_out:
+        print_json(
+            {
+                "ran": result["ran"],
+                "skipped": result["skipped"],
+                "rows": result["rows"],
+                "csv": str(result["csv"]),
+                "markdown": str(result["markdown"]),
+            }
+        )
+        return
+    if show and result["skipped"]:
+        console.print(f"{result['skipped']} finished runs reused")
+    console.print(Path(result["markdown"]).read_text(), markup=False)
+    console.print(f"wrote {result['csv']} and {result['markdown']}")
