@@ -19,6 +19,7 @@ from . import data as data_cmd
 from . import eval as eval_cmd
 from . import experiment as experiment_cmd
 from . import gradcheck as gradcheck_cmd
+from . import plot as plot_cmd
 from . import train as train_cmd
 from .ui import error
 
@@ -34,6 +35,7 @@ app.command("train")(train_cmd.train)
 app.command("eval")(eval_cmd.evaluate)
 app.command("gradcheck")(gradcheck_cmd.gradcheck)
 app.command("experiment")(experiment_cmd.experiment)
+app.command("plot")(plot_cmd.plot)
 app.add_typer(data_cmd.app, name="data")
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from ..errors import OutputExistsError
 from . import options
 from .ui import console, pct, print_json, table
 
@@ -18,11 +19,23 @@ def evaluate(
         None, "--data", help="fashion-mnist or sample (default: what the model was trained on)."
     ),
     data_dir: str = options.DataDir,
+    plot: Path = typer.Option(None, "--plot", help="Also draw the confusion matrix into this PNG."),
 ) -> None:
     """Evaluate a saved model on the test split."""
     from ..evaluation import evaluate_model_file
 
+    if plot is not None and plot.exists():
+        raise OutputExistsError(f"{plot} exists; choose another --plot path")
     report = evaluate_model_file(model, device=device, source=data, data_dir=data_dir)
+    if plot is not None:
+        from ..plots import plot_confusion
+
+        plot_confusion(
+            report["confusion_matrix"],
+            report["class_names"],
+            plot,
+            title=f"{model} - test split, accuracy {pct(report['test_accuracy'])}",
+        )
     if json_out:
         print_json(report)
         return

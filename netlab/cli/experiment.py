@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from ..errors import NetlabError
 from . import options
 from .ui import console, print_json
 
@@ -74,3 +75,11 @@ def experiment(
         console.print(f"{result['skipped']} finished runs reused")
     console.print(Path(result["markdown"]).read_text(), markup=False)
     console.print(f"wrote {result['csv']} and {result['markdown']}")
+    try:
+        from ..plots import histories_under, plot_curves
+
+        groups, _ = histories_under(out_dir)
+        plot_curves(groups, out_dir / "curves.png", title=exp.name)
+        console.print(f"wrote {out_dir / 'curves.png'}")
+    except NetlabError as exc:  # plots are optional (the plots extra)
+        console.print(f"no plot: {exc}")
