@@ -50,8 +50,8 @@ def test_confusion_heat_map(tmp_path):
 def test_commands_draw_from_saved_runs(tmp_path, capsys):
     sweep = tmp_path / "exp.toml"
     sweep.write_text(
-        'name = "s"\nseeds = 2\n[overrides]\ntraining = { epochs = 2 }\ndata = { source = "sample" }\n'
-        "[grid]\nmodel = { hidden = [[8], [12]] }\n"
+        'name = "s"\nseeds = 2\n[overrides]\ntraining = { epochs = 2 }\n'
+        'data = { source = "sample" }\n[grid]\nmodel = { hidden = [[8], [12]] }\n'
     )
     out = tmp_path / "sweep"
     assert main(["experiment", str(sweep), "--out", str(out), "--quiet"]) == 0
