@@ -155,3 +155,20 @@ def test_dask_local_cluster_gives_the_local_table(tmp_path):
     assert metric_rows(tmp_path / "dask" / "results.csv") == metric_rows(
         tmp_path / "local" / "results.csv"
     )
+
+
+def test_the_study_experiments_load_in_both_protocols():
+    root = Path(__file__).resolve().parent.parent / "configs" / "experiments"
+    names = sorted(p.stem for p in (root / "paper").glob("*.toml"))
+    assert names == sorted(p.stem for p in (root / "corrected").glob("*.toml"))
+    assert {"regularization", "activations", "topology", "depth", "tuning"} <= set(names)
+    for protocol, init in (("paper", "normal"), ("corrected", "xavier")):
+        for name in names:
+            exp = load_experiment(root / protocol / f"{name}.toml")
+            assert exp.seeds == (0, 1, 2) and exp.name == f"{protocol}-{name}"
+            for spec in plan(exp, Path("unused")):
+                relu = spec.config.model.activation in ("relu", "leaky_relu")
+                expected = "he" if relu and protocol == "corrected" else init
+                assert spec.config.model.init == expected, (protocol, name, spec.variant)
+    depth = load_experiment(root / "paper" / "depth.toml")
+    assert [v.overrides["model.hidden"] for v in depth.variants] == [[53], [50, 50], [47, 47, 47]]
