@@ -61,13 +61,17 @@ def test_array_module_mixed_raises_typeerror():
     assert array_module(np.zeros(2), None, 1.0) is np
 
 
-def test_import_netlab_is_light():
+@pytest.mark.parametrize(
+    "statement",
+    ["import netlab", "from netlab.cli import app"],  # the library, and what `netlab --help` loads
+)
+def test_imports_are_light(statement):
     import subprocess
 
-    code = (
-        "import sys, netlab; heavy = [m for m in ('cupy', 'typer', 'rich', 'matplotlib', 'torch') "
-        "if m in sys.modules]; print(','.join(heavy))"
+    heavy = ("numpy", "cupy", "matplotlib", "torch") + (
+        ("typer", "rich") if "cli" not in statement else ()
     )
+    code = f"import sys; {statement}; print(','.join(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
@@ -126,17 +130,6 @@ def test_cuda_branches_run_with_a_numpy_backed_cupy(monkeypatch):
     assert on_fake.backend.name == "cuda"
     np.testing.assert_array_equal(on_fake.model.flat, on_cpu.model.flat)
     assert on_fake.test.accuracy == on_cpu.test.accuracy
-
-
-def test_cli_help_does_not_import_numpy():
-    import subprocess
-
-    code = (
-        "import sys; from netlab.cli import app; "
-        "print(','.join(m for m in ('numpy', 'cupy', 'matplotlib') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
 
 
 def test_lazy_exports_resolve():
