@@ -1,4 +1,4 @@
-"""Where the runs of an experiment execute: in this process, in local worker processes, or on Dask.
+"""Where the runs of an experiment execute: in local worker processes, or on a Dask cluster.
 
 Every executor runs the same `experiment.run_one` on the same picklable RunSpec, in a process whose
 BLAS library uses a fixed number of threads (default 1): OpenBLAS results change in the last bits
@@ -38,31 +38,55 @@ def _blas_env(threads: int):
                 os.environ[k] = v
 
 
+def _failure(spec: RunSpec, exc: BaseException | str) -> str:
+    text = str(exc)
+    return text if text.startswith("run ") else f"run {spec.variant!r} seed {spec.seed}: {text}"
+
+
 def run_local(
     specs: list[RunSpec], workers: int, device: str, on_done: OnDone | None, blas_threads: int = 1
-) -> None:
-    """Runs in `workers` spawned processes (one process for workers == 1), BLAS threads fixed."""
+) -> list[str]:
+    """Runs in `workers` spawned processes (one process for workers == 1), BLAS threads fixed.
+
+    Returns the failed runs, one line each.
+    """
+    from concurrent.futures.process import BrokenProcessPool
+
+    failures = []
     context = multiprocessing.get_context("spawn")  # fork after BLAS threads start can deadlock
     with _blas_env(blas_threads), ProcessPoolExecutor(workers, mp_context=context) as pool:
         futures = {pool.submit(run_one, spec, device, blas_threads): spec for spec in specs}
         try:
             for future in as_completed(futures):
-                summary = future.result()
+                spec = futures[future]
+                try:
+                    summary = future.result()
+                except NetlabError as exc:
+                    failures.append(_failure(spec, exc))
+                    continue
                 if on_done:
-                    on_done(futures[future], summary)
+                    on_done(spec, summary)
+        except BrokenProcessPool:
+            raise NetlabError(
+                "a worker process died (killed, or out of memory); finished runs are kept, "
+                "run the same command again to resume"
+            ) from None
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+    return failures
 
 
 def run_dask(
     specs: list[RunSpec], scheduler: Any, device: str, on_done: OnDone | None, blas_threads: int = 1
-) -> None:
+) -> list[str]:
     """Runs as tasks on a Dask distributed cluster at `scheduler` (an address or a Client).
 
-    With a CUDA device each task asks for the worker resource GPU=1: start one worker per GPU with
-    `--resources GPU=1` and CUDA_VISIBLE_DEVICES set to that GPU. BLAS threads are limited inside
-    each task with threadpoolctl (part of the dask extra).
+    The workers write the run directories themselves, so they must see the same filesystem as this
+    machine at the same (absolute) --out path. With a CUDA device each task asks for the worker
+    resource GPU=1: start one worker per GPU with `--resources GPU=1` and CUDA_VISIBLE_DEVICES set
+    to that GPU. BLAS threads are limited inside each task with threadpoolctl (the dask extra).
+    Returns the failed runs, one line each.
     """
     try:
         from distributed import Client
@@ -74,10 +98,21 @@ def run_dask(
     own = not isinstance(scheduler, Client)
     try:
         client = Client(scheduler, timeout=30) if own else scheduler
-    except OSError as exc:
-        raise NetlabError(f"cannot reach the Dask scheduler at {scheduler} ({exc})") from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise NetlabError(
+            f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); pass tcp://HOST:PORT"
+        ) from None
+    failures = []
     try:
-        resources = {"GPU": 1} if device.startswith("cuda") else None
+        resources = None
+        if device.startswith("cuda"):
+            workers = client.scheduler_info().get("workers", {}).values()
+            if not any(w.get("resources", {}).get("GPU") for w in workers):
+                raise NetlabError(
+                    "--device cuda on Dask needs workers started with --resources GPU=1 "
+                    "(one per GPU); none of this cluster's workers has that resource"
+                )
+            resources = {"GPU": 1}
         futures = {
             client.submit(
                 run_one, spec, device, blas_threads, pure=False, resources=resources
@@ -85,9 +120,23 @@ def run_dask(
             for spec in specs
         }
         for future in dask_completed(list(futures)):
-            summary = future.result()
+            spec = futures[future]
+            try:
+                summary = future.result()
+            except NetlabError as exc:
+                failures.append(_failure(spec, exc))
+                continue
+            except Exception as exc:  # KilledWorker, CancelledError, a worker without netlab, ...
+                failures.append(_failure(spec, f"{type(exc).__name__}: {exc}"))
+                continue
+            if not (spec.run_dir / "metrics.json").is_file():
+                raise NetlabError(
+                    f"a Dask worker finished {spec.run_dir} but this machine cannot see it; the "
+                    "workers must share the filesystem holding --out"
+                )
             if on_done:
-                on_done(futures[future], summary)
+                on_done(spec, summary)
     finally:
         if own:
             client.close()
+    return failures

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import SECTIONS, Config, config_from_dict, load_config
-from .errors import ConfigError, OutputExistsError
+from .errors import ConfigError, NetlabError, OutputExistsError
 
 TOP_KEYS = ("name", "base", "seeds", "overrides", "variants", "grid")
 
@@ -92,8 +92,12 @@ def _label(value: Any) -> str:
 
 
 def _slug(name: str) -> str:
-    text = "".join(c if c.isalnum() or c in "_." else "-" for c in name)
-    return "-".join(part for part in text.split("-") if part) or "variant"
+    """A directory name for a variant: letters, digits and _ . + kept, everything else '-'."""
+    text = "".join(c if c.isalnum() or c in "_.+" else "-" for c in name)
+    return "-".join(part for part in text.split("-") if part).strip(".") or "variant"
+
+
+RESERVED = ("results.csv", "results.md", "curves.png")
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -164,6 +168,9 @@ def load_experiment(path: str | Path) -> Experiment:
         variants.append(Variant("base", {}))
     names = [v.name for v in variants]
     slugs = [_slug(n) for n in names]
+    for n, slug in zip(names, slugs, strict=True):
+        if slug in RESERVED:
+            raise ConfigError(f"{origin}: variant name {n!r} is reserved for the sweep's own files")
     if len(set(slugs)) != len(slugs):
         dup = next(n for n, s in zip(names, slugs, strict=True) if slugs.count(s) > 1)
         raise ConfigError(f"{origin}: two variants share the name (or directory) of {dup!r}")
@@ -176,7 +183,7 @@ def load_experiment(path: str | Path) -> Experiment:
 def resolve(experiment: Experiment, variant: Variant, seed: int) -> Config:
     """The full config of one run: base, then overrides, then the variant, then the seed."""
     raw: dict[str, Any] = experiment.base.to_dict()
-    raw["name"] = _slug(variant.name)
+    raw["name"] = _slug(variant.name).replace("+", "p")
     for dotted, value in {**experiment.overrides, **variant.overrides}.items():
         section, _, key = dotted.partition(".")
         if key not in raw[section]:
@@ -191,7 +198,7 @@ def resolve(experiment: Experiment, variant: Variant, seed: int) -> Config:
 
 def plan(experiment: Experiment, out_dir: str | Path) -> list[RunSpec]:
     """Every run of the experiment, variant by variant, seed by seed."""
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()  # absolute: Dask workers may run in other directories
     return [
         RunSpec(v.name, seed, resolve(experiment, v, seed), out_dir / _slug(v.name) / f"seed{seed}")
         for v in experiment.variants
@@ -199,25 +206,50 @@ def plan(experiment: Experiment, out_dir: str | Path) -> list[RunSpec]:
     ]
 
 
-def is_finished(spec: RunSpec) -> bool:
-    """True when the run's files are complete and belong to this exact config.
+RUN_FILES = ("model.npz", "history.csv", "config.toml", "metrics.json")
+SUMMARY_KEYS = ("test_accuracy", "test_loss", "val_accuracy", "best_epoch", "train_seconds")
 
-    Raises OutputExistsError when the directory holds a finished run of another config.
+
+def read_summary(run_dir: Path) -> dict[str, Any] | None:
+    """The run's metrics.json when all four files exist and it has every summary key, else None."""
+    if not all((run_dir / name).is_file() for name in RUN_FILES):
+        return None
+    try:
+        summary = json.loads((run_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(summary, dict) or not all(
+        isinstance(summary.get(k), int | float) for k in SUMMARY_KEYS
+    ):
+        return None
+    return summary
+
+
+def is_finished(spec: RunSpec, device: str = "cpu", blas_threads: int = 1) -> bool:
+    """True when the run's files are complete and belong to this config and these settings.
+
+    Raises OutputExistsError when the directory holds a finished run of another config, device or
+    BLAS thread count (numbers from those differ, so they are never mixed into one table).
     """
-    metrics, config = spec.run_dir / "metrics.json", spec.run_dir / "config.toml"
-    if not metrics.is_file():
+    summary = read_summary(spec.run_dir)
+    if summary is None:
         return False
     try:
-        json.loads(metrics.read_text())
-        same = config.read_text() == spec.config.to_toml()
-    except (OSError, ValueError):
+        same = (spec.run_dir / "config.toml").read_text() == spec.config.to_toml()
+    except OSError:
         return False
-    if not same:
+    settings = (summary.get("device"), summary.get("blas_threads"))
+    wanted = (_device_name(device) or settings[0], blas_threads)  # "auto" accepts either device
+    if not same or settings != wanted:
         raise OutputExistsError(
-            f"{spec.run_dir} holds a run of a different config; choose another --out, or delete "
-            "that directory to run it again"
+            f"{spec.run_dir} holds a finished run of a different config or settings "
+            f"(device, BLAS threads: {settings}); choose another --out, or delete that directory"
         )
     return True
+
+
+def _device_name(device: str) -> str | None:
+    return {"cuda": "cuda:0", "auto": None}.get(device, device)
 
 
 def run_one(spec: RunSpec, device: str = "cpu", blas_threads: int | None = None) -> dict[str, Any]:
@@ -231,8 +263,12 @@ def run_one(spec: RunSpec, device: str = "cpu", blas_threads: int | None = None)
 
     if blas_threads:
         _limit_blas_threads(blas_threads)
-    result = train(spec.config, device=device)
-    paths = write_run(spec.run_dir, result, force=True)  # leftovers of an interrupted try
+    try:
+        result = train(spec.config, device=device)
+    except NetlabError as exc:  # say which run failed, keep the error's type and exit code
+        raise type(exc)(f"run {spec.variant!r} seed {spec.seed}: {exc}") from None
+    extra = {"variant": spec.variant, "blas_threads": blas_threads}
+    paths = write_run(spec.run_dir, result, force=True, extra=extra)  # leftovers of a killed try
     return paths["summary"]
 
 
@@ -257,10 +293,11 @@ def collect(experiment: Experiment, specs: list[RunSpec]) -> list[dict[str, Any]
     """Per variant: mean and std over seeds of the finished runs' summaries."""
     rows = []
     for v in experiment.variants:
-        summaries = []
-        for spec in specs:
-            if spec.variant == v.name and (spec.run_dir / "metrics.json").is_file():
-                summaries.append(json.loads((spec.run_dir / "metrics.json").read_text()))
+        summaries = [
+            summary
+            for spec in specs
+            if spec.variant == v.name and (summary := read_summary(spec.run_dir)) is not None
+        ]
         row: dict[str, Any] = {"variant": v.name, "seeds": len(summaries)}
         for key in ("test_accuracy", "test_loss", "val_accuracy", "best_epoch", "train_seconds"):
             mean, std = _mean_std([float(s[key]) for s in summaries])
@@ -311,7 +348,8 @@ def results_markdown(experiment: Experiment, rows: list[dict[str, Any]]) -> str:
         "|" + "---|" * len(head),
     ]
     for row in rows:
-        cells = [row["variant"], str(row["seeds"])] + [cell(row, k) for k, _ in COLUMNS[2:]]
+        name = row["variant"].replace("|", "\\|")
+        cells = [name, str(row["seeds"])] + [cell(row, k) for k, _ in COLUMNS[2:]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -340,15 +378,21 @@ def run_experiment(
         raise ConfigError(f"--blas-threads must be an integer in [1, 256]; got {blas_threads!r}")
     out_dir = Path(out_dir)
     specs = plan(experiment, out_dir)
-    todo = [s for s in specs if not is_finished(s)]
+    todo = [s for s in specs if not is_finished(s, device, blas_threads)]
+    failures: list[str] = []
     if todo:
         if scheduler is not None:
-            run_dask(todo, scheduler, device, on_done, blas_threads)
+            failures = run_dask(todo, scheduler, device, on_done, blas_threads)
         else:
-            run_local(todo, workers, device, on_done, blas_threads)
+            failures = run_local(todo, workers, device, on_done, blas_threads)
     rows = collect(experiment, specs)
     paths = {"csv": out_dir / "results.csv", "markdown": out_dir / "results.md"}
     atomic_write(paths["csv"], lambda f: f.write(results_csv(rows).encode()), force=True)
     text = results_markdown(experiment, rows)
     atomic_write(paths["markdown"], lambda f: f.write(text.encode()), force=True)
+    if failures:
+        raise NetlabError(
+            f"{len(failures)} of {len(todo)} runs failed ({'; '.join(failures)}); the table in "
+            f"{paths['markdown']} holds the others, and a re-run retries only the failed ones"
+        )
     return {"rows": rows, "ran": len(todo), "skipped": len(specs) - len(todo), **paths}

@@ -6,12 +6,14 @@ headless Agg backend, so plots work on machines without a display.
 
 from __future__ import annotations
 
+import csv
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import DataError, NetlabError
+from .errors import DataError, NetlabError, OutputExistsError
 
 Histories = dict[str, list[list[dict[str, float]]]]  # variant -> one history per seed
 
@@ -36,46 +38,82 @@ def _stack(histories: list[list[dict[str, float]]], key: str) -> tuple[np.ndarra
     return np.arange(1, n + 1), values
 
 
-def plot_curves(histories: Histories, path: str | Path, title: str) -> Any:
+def _colors(plt: Any, n: int) -> list[Any]:
+    """n distinguishable colours: tab10 / tab20 while they last, then a sampled colormap."""
+    if n <= 10:
+        return [plt.get_cmap("tab10")(i) for i in range(n)]
+    if n <= 20:
+        return [plt.get_cmap("tab20")(i) for i in range(n)]
+    return [plt.get_cmap("viridis")(i / (n - 1)) for i in range(n)]
+
+
+def check_figure_path(path: str | Path, force: bool = False) -> str:
+    """The format of a figure file name (.png, .pdf, .svg); errors for anything else, a missing
+    directory, or (without force) an existing file. Call it before expensive work."""
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in ("png", "pdf", "svg"):
+        raise DataError(f"cannot write a figure to {path}; use a .png, .pdf or .svg file name")
+    if not path.parent.is_dir():
+        raise DataError(f"cannot write {path}: directory {path.parent} does not exist")
+    if path.exists() and not force:
+        raise OutputExistsError(
+            f"{path} exists; pass --force to overwrite it or choose another path"
+        )
+    return fmt
+
+
+def _save(fig: Any, path: str | Path, force: bool) -> None:
+    """Write the figure atomically (temporary file, rename)."""
+    from .io import atomic_write
+
+    fmt = check_figure_path(path, force)
+    atomic_write(Path(path), lambda f: fig.savefig(f, format=fmt, dpi=120), force=force)
+
+
+def plot_curves(histories: Histories, path: str | Path, title: str, force: bool = True) -> Any:
     """Train and validation loss (left) and accuracy (right) per epoch, one colour per variant.
 
     Solid lines are the training split, dashed lines the validation split; each line is the mean
-    over seeds and the shaded band spans the lowest to the highest seed. Returns the Figure.
+    over seeds and the shaded band spans the lowest to the highest seed (runs that stopped early
+    cut a variant's curves to its shortest run). Returns the Figure.
     """
     if not histories or any(not runs or not all(runs) for runs in histories.values()):
         raise DataError("nothing to plot: no finished run with a history")
     plt = _pyplot()
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.5), constrained_layout=True)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, (variant, runs) in enumerate(histories.items()):
-        color = colors[i % len(colors)]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
+    colors = _colors(plt, len(histories))
+    for color, (variant, runs) in zip(colors, histories.items(), strict=True):
         seeds = f" ({len(runs)} seeds)" if len(runs) > 1 else ""
         for split, style in (("train", "-"), ("val", "--")):
             for ax, metric, scale in ((ax_loss, "loss", 1.0), (ax_acc, "accuracy", 100.0)):
                 epochs, values = _stack(runs, f"{split}_{metric}")
                 values = values * scale
                 name = "train" if split == "train" else "validation"
-                ax.plot(
-                    epochs, values.mean(0), style, color=color, label=f"{variant}{seeds}, {name}"
-                )
+                label = f"{variant}{seeds}, {name}" if variant else name
+                ax.plot(epochs, values.mean(0), style, color=color, label=label)
                 if len(runs) > 1:
                     ax.fill_between(epochs, values.min(0), values.max(0), color=color, alpha=0.15)
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss (mean per example)", title="Loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
-    ax_acc.legend(fontsize="small", loc="lower right")
+    handles, labels = ax_acc.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(4, 2 * len(histories)),
+               fontsize="small")  # fmt: skip
     fig.suptitle(title)
-    fig.savefig(path, dpi=120)
+    _save(fig, path, force)
     plt.close(fig)
     return fig
 
 
-def plot_confusion(matrix: Any, class_names: list[str], path: str | Path, title: str) -> Any:
+def plot_confusion(
+    matrix: Any, class_names: list[str], path: str | Path, title: str, force: bool = False
+) -> Any:
     """Heat map of a confusion matrix (rows true class, columns predicted), counts written in."""
     plt = _pyplot()
     cm = np.asarray(matrix)
-    fig, ax = plt.subplots(figsize=(8, 7), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(8, 7), layout="constrained")
     image = ax.imshow(cm, cmap="Blues")
     fig.colorbar(image, ax=ax, label="test images")
     ticks = np.arange(len(class_names))
@@ -87,26 +125,46 @@ def plot_confusion(matrix: Any, class_names: list[str], path: str | Path, title:
         for j in range(cm.shape[1]):
             ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
                     color="white" if cm[i, j] > threshold else "black")  # fmt: skip
-    fig.savefig(path, dpi=120)
+    _save(fig, path, force)
     plt.close(fig)
     return fig
 
 
 def histories_under(directory: str | Path) -> tuple[Histories, str]:
-    """Histories of a run directory (one variant) or a sweep directory (variant/seedN/ runs)."""
+    """Histories of a run directory (one variant) or a sweep directory (variant/seedN/ runs).
+
+    Sweep variants are named as in their experiment file (metrics.json) and ordered as in the
+    sweep's results.csv; only finished runs count.
+    """
     from .runs import read_history
 
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError(f"{directory} is not a directory; pass a run or sweep directory")
     if (directory / "history.csv").is_file():
-        return {directory.name: [read_history(directory / "history.csv")]}, directory.name
+        return {"": [read_history(directory / "history.csv")]}, str(directory)
     groups: Histories = {}
     for history in sorted(directory.glob("*/seed*/history.csv")):
-        if (history.parent / "metrics.json").is_file():  # finished runs only
-            groups.setdefault(history.parent.parent.name, []).append(read_history(history))
+        metrics = history.parent / "metrics.json"
+        if not metrics.is_file():
+            continue  # unfinished
+        try:
+            name = json.loads(metrics.read_text()).get("variant") or history.parent.parent.name
+        except (OSError, ValueError, AttributeError):
+            name = history.parent.parent.name
+        groups.setdefault(str(name), []).append(read_history(history))
     if not groups:
         raise DataError(
             f"{directory} holds no finished run (history.csv, or <variant>/seed<N>/history.csv)"
         )
-    return groups, directory.name
+    order = _results_order(directory / "results.csv")
+    ranked = sorted(groups, key=lambda n: (order.index(n) if n in order else len(order), n))
+    return {n: groups[n] for n in ranked}, directory.name
+
+
+def _results_order(path: Path) -> list[str]:
+    try:
+        with open(path, newline="") as f:
+            return [row["variant"] for row in csv.DictReader(f)]
+    except (OSError, KeyError, ValueError):
+        return []

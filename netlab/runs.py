@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .errors import OutputExistsError
+from .errors import DataError, OutputExistsError
 from .io import atomic_write, model_metadata, save_model
 from .train import HISTORY_FIELDS, TrainResult
 
@@ -42,11 +42,20 @@ def history_csv(history: list[dict[str, float]]) -> str:
 
 
 def read_history(path: str | Path) -> list[dict[str, float]]:
-    with open(path, newline="") as f:
-        return [
-            {k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()}
-            for row in csv.DictReader(f)
-        ]
+    """A history.csv back as records; DataError when it is not one netlab wrote."""
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            if reader.fieldnames is None or not set(HISTORY_FIELDS) <= set(reader.fieldnames):
+                raise DataError(
+                    f"{path}: not a netlab history (expected columns {', '.join(HISTORY_FIELDS)})"
+                )
+            return [
+                {k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if k}
+                for row in reader
+            ]
+    except (OSError, ValueError, TypeError) as exc:
+        raise DataError(f"{path}: unreadable history ({exc})") from None
 
 
 def summary(result: TrainResult, started: float | None = None) -> dict[str, Any]:
@@ -73,9 +82,14 @@ def summary(result: TrainResult, started: float | None = None) -> dict[str, Any]
 
 
 def write_run(
-    run_dir: Path, result: TrainResult, started: float | None = None, force: bool = False
+    run_dir: Path,
+    result: TrainResult,
+    started: float | None = None,
+    force: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write the four files of a run (each atomically); returns their paths and the summary."""
+    """Write the four files of a run (each atomically; metrics.json last, so its presence means the
+    run is complete); returns their paths and the summary (plus `extra` fields)."""
     run_dir = Path(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -83,7 +97,7 @@ def write_run(
         raise OutputExistsError(
             f"cannot create run directory {run_dir} ({exc.strerror}); choose another --out"
         ) from None
-    info = summary(result, started)
+    info = {**summary(result, started), **(extra or {})}
     cfg = result.config
     meta = model_metadata(
         result.model,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from netlab.errors import ConfigError, OutputExistsError
+from netlab.errors import ConfigError, NetlabError, OutputExistsError
 from netlab.experiment import load_experiment, plan, run_experiment
 
 TINY = """
@@ -99,7 +99,7 @@ def test_resume_skips_finished_runs_and_refuses_foreign_ones(tmp_path):
     assert (again["ran"], again["skipped"]) == (1, 5)
     assert (tmp_path / "a" / "relu" / "seed0" / "metrics.json").stat().st_mtime_ns == kept
     changed = load_experiment(write(tmp_path, TINY.replace("epochs = 2", "epochs = 3"), "b.toml"))
-    with pytest.raises(OutputExistsError, match="holds a run of a different config"):
+    with pytest.raises(OutputExistsError, match="holds a finished run of a different config"):
         run_experiment(changed, tmp_path / "a")
 
 
@@ -172,3 +172,40 @@ def test_the_study_experiments_load_in_both_protocols():
                 assert spec.config.model.init == expected, (protocol, name, spec.variant)
     depth = load_experiment(root / "paper" / "depth.toml")
     assert [v.overrides["model.hidden"] for v in depth.variants] == [[53], [50, 50], [47, 47, 47]]
+
+
+def test_a_failing_run_does_not_block_the_others(tmp_path):
+    text = TINY.replace('name = "relu"', 'name = "diverges"').replace(
+        'model = { activation = "relu", hidden = [16] }',
+        'model = { activation = "relu", init = "normal" }\ntraining = { lr = 1e6 }',
+    )
+    exp = load_experiment(write(tmp_path, text))
+    with pytest.raises(NetlabError, match=r"2 of 6 runs failed \(run 'diverges' seed \d: training"):
+        run_experiment(exp, tmp_path / "out", workers=2)
+    table = (tmp_path / "out" / "results.md").read_text()
+    assert "| diverges | 0 |" in table and "| hidden=20 | 2 |" in table
+
+
+def test_settings_and_names_that_must_not_be_mixed(tmp_path):
+    exp = load_experiment(write(tmp_path, TINY))
+    run_experiment(exp, tmp_path / "out")
+    with pytest.raises(OutputExistsError, match="different config or settings"):
+        run_experiment(exp, tmp_path / "out", blas_threads=2)
+    dots = load_experiment(write(tmp_path, "[[variants]]\nname = '..'\n", "dots.toml"))
+    assert plan(dots, tmp_path / "o")[0].run_dir == (tmp_path / "o" / "variant" / "seed0")
+    with pytest.raises(ConfigError, match="reserved"):
+        load_experiment(write(tmp_path, "[[variants]]\nname = 'results.md'\n", "r.toml"))
+    big = load_experiment(write(tmp_path, "[grid]\ntraining = { lr = [1e9, 1e-9] }\n", "g.toml"))
+    assert [s.run_dir.parent.name for s in plan(big, tmp_path)] == ["lr-1e+09", "lr-1e-09"]
+
+
+def test_dask_errors_are_one_line(tmp_path):
+    distributed = pytest.importorskip("distributed", reason="needs the dask extra")
+    exp = load_experiment(write(tmp_path, TINY))
+    with pytest.raises(NetlabError, match="cannot reach the Dask scheduler"):
+        run_experiment(exp, tmp_path / "a", scheduler="foo")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        with pytest.raises(NetlabError, match="--resources GPU=1"):
+            run_experiment(exp, tmp_path / "b", scheduler=cluster.scheduler_address, device="cuda")

@@ -30,7 +30,8 @@ def test_curves_have_a_line_per_variant_and_split(tmp_path):
     loss, acc = fig.axes
     assert loss.get_title() == "Loss" and acc.get_ylabel() == "accuracy (%)"
     assert len(loss.lines) == 4 and len(acc.lines) == 4  # 2 variants x (train, validation)
-    labels = [t.get_text() for t in acc.get_legend().get_texts()]
+    (legend,) = fig.legends  # one legend for both panels, outside the axes
+    labels = [t.get_text() for t in legend.get_texts()]
     assert labels[0] == "tanh (2 seeds), train" and labels[3] == "relu (2 seeds), validation"
     assert len(acc.lines[2].get_xdata()) == 4  # cut to the shortest run of the variant
     assert len(loss.collections) == 4  # one band per line (2 seeds each)
@@ -57,10 +58,19 @@ def test_commands_draw_from_saved_runs(tmp_path, capsys):
     assert main(["experiment", str(sweep), "--out", str(out), "--quiet"]) == 0
     assert (out / "curves.png").read_bytes()[:8] == PNG
     groups, name = histories_under(out)
-    assert name == "sweep" and sorted(groups) == ["hidden-12", "hidden-8"]
-    assert all(len(runs) == 2 for runs in groups.values())
+    assert name == "sweep" and all(len(runs) == 2 for runs in groups.values())
+    assert sorted(groups) == ["hidden=12", "hidden=8"]  # names from the experiment file
     assert main(["plot", str(out / "hidden-8" / "seed0"), "--out", str(tmp_path / "one.png")]) == 0
     assert (tmp_path / "one.png").read_bytes()[:8] == PNG
+    for bad, phrase in (
+        ([str(out), "--out", str(tmp_path / "one.png")], "exists; pass --force"),
+        ([str(out), "--out", str(tmp_path / "nodir" / "c.png")], "does not exist"),
+        ([str(out), "--out", str(tmp_path / "c.foo")], "use a .png, .pdf or .svg"),
+    ):
+        assert main(["plot", *bad]) in (1, 2)
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and phrase in err and len(err.strip().splitlines()) == 1
+    assert main(["plot", str(out), "--out", str(tmp_path / "one.png"), "--force"]) == 0
     model = out / "hidden-8" / "seed0" / "model.npz"
     assert main(["eval", str(model), "--plot", str(tmp_path / "cm.png")]) == 0
     assert (tmp_path / "cm.png").read_bytes()[:8] == PNG

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from ..errors import OutputExistsError
 from . import options
 from .ui import console, pct, print_json, table
 
@@ -24,8 +23,10 @@ def evaluate(
     """Evaluate a saved model on the test split."""
     from ..evaluation import evaluate_model_file
 
-    if plot is not None and plot.exists():
-        raise OutputExistsError(f"{plot} exists; choose another --plot path")
+    if plot is not None:
+        from ..plots import check_figure_path
+
+        check_figure_path(plot)  # before the evaluation: a bad path fails at once
     report = evaluate_model_file(model, device=device, source=data, data_dir=data_dir)
     if plot is not None:
         from ..plots import plot_confusion

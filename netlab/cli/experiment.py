@@ -24,14 +24,14 @@ def experiment(
         1, "--blas-threads", help="BLAS threads per run; the same value gives the same numbers."
     ),
     device: str = options.Device,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the results table."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-run lines."),
     json_out: bool = options.Json,
 ) -> None:
     """Run an experiment (finished runs are skipped, so an interrupted sweep resumes)."""
-    from ..experiment import load_experiment, plan, run_experiment
+    from ..experiment import _slug, load_experiment, plan, run_experiment
 
     exp = load_experiment(file)
-    out_dir = out if out is not None else Path("runs") / exp.name
+    out_dir = out if out is not None else Path("runs") / _slug(exp.name)
     total = len(plan(exp, out_dir))
     done = {"n": 0}
     show = not (quiet or json_out)
@@ -79,6 +79,8 @@ def experiment(
         from ..plots import histories_under, plot_curves
 
         groups, _ = histories_under(out_dir)
+        names = {v.name for v in exp.variants}
+        groups = {k: v for k, v in groups.items() if k in names}  # not leftovers of old variants
         plot_curves(groups, out_dir / "curves.png", title=exp.name)
         console.print(f"wrote {out_dir / 'curves.png'}")
     except NetlabError as exc:  # plots are optional (the plots extra)

@@ -11,12 +11,20 @@ from .ui import console
 
 def plot(
     directory: Path = typer.Argument(..., help="A run directory or a sweep directory."),
-    out: Path = typer.Option(None, "--out", "-o", help="PNG to write (default: DIR/curves.png)."),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Figure to write, .png/.pdf/.svg (default: DIR/curves.png, redrawn).",
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --out file."),
 ) -> None:
     """Plot train and validation loss and accuracy per epoch (mean and band over seeds)."""
-    from ..plots import histories_under, plot_curves
+    from ..plots import check_figure_path, histories_under, plot_curves
 
-    groups, name = histories_under(directory)
     path = out if out is not None else directory / "curves.png"
-    plot_curves(groups, path, title=name)
+    overwrite = force or out is None  # DIR/curves.png is derived from DIR and always redrawn
+    check_figure_path(path, overwrite)
+    groups, name = histories_under(directory)
+    plot_curves(groups, path, title=name, force=overwrite)
     console.print(f"wrote {path} ({len(groups)} variants, {sum(map(len, groups.values()))} runs)")
