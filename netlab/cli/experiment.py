@@ -28,38 +28,49 @@ def experiment(
     json_out: bool = options.Json,
 ) -> None:
     """Run an experiment (finished runs are skipped, so an interrupted sweep resumes)."""
-    from ..experiment import _slug, load_experiment, plan, run_experiment
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..experiment import _slug, is_finished, load_experiment, plan, run_experiment
 
     exp = load_experiment(file)
     out_dir = out if out is not None else Path("runs") / _slug(exp.name)
-    total = len(plan(exp, out_dir))
-    done = {"n": 0}
+    specs = plan(exp, out_dir)
+    todo = sum(not is_finished(s, device, blas_threads) for s in specs)
     show = not (quiet or json_out)
+    # A live bar over the runs on a terminal; one line per finished run everywhere.
+    bar = Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console, disable=not (show and console.is_terminal))  # fmt: skip
+    task = bar.add_task("runs", total=todo)
+    done = {"n": 0}
 
     def on_done(spec, summary) -> None:
         done["n"] += 1
+        bar.advance(task)
         if show:
-            console.print(
-                f"[{done['n']}] {spec.variant} seed {spec.seed}: "
+            bar.console.print(
+                f"({done['n']}/{todo}) {spec.variant} seed {spec.seed}: "
                 f"test accuracy {100 * summary['test_accuracy']:.2f}% "
                 f"(best epoch {summary['best_epoch']} by validation), "
-                f"{summary['train_seconds']:.1f}s"
+                f"{summary['train_seconds']:.1f}s",
+                markup=False,
             )
 
     if show:
         console.print(
-            f"{exp.name}: {total} runs in {out_dir} ({len(exp.variants)} variants x "
-            f"{len(exp.seeds)} seeds)"
+            f"{exp.name}: {len(specs)} runs in {out_dir} ({len(exp.variants)} variants x "
+            f"{len(exp.seeds)} seeds), {len(specs) - todo} already finished",
+            markup=False,
         )
-    result = run_experiment(
-        exp,
-        out_dir,
-        workers=workers,
-        scheduler=scheduler,
-        device=device,
-        blas_threads=blas_threads,
-        on_done=on_done,
-    )
+    with bar:
+        result = run_experiment(
+            exp,
+            out_dir,
+            workers=workers,
+            scheduler=scheduler,
+            device=device,
+            blas_threads=blas_threads,
+            on_done=on_done,
+        )
     if json_out:
         print_json(
             {
@@ -71,8 +82,6 @@ def experiment(
             }
         )
         return
-    if show and result["skipped"]:
-        console.print(f"{result['skipped']} finished runs reused")
     console.print(Path(result["markdown"]).read_text(), markup=False)
     console.print(f"wrote {result['csv']} and {result['markdown']}")
     try:
