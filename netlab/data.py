@@ -238,6 +238,7 @@ class RawData:
     location: Path
     how_found: str
     checksums_ok: bool | None  # None: no reference checksums (the sample has its own)
+    files: tuple[dict[str, Any], ...] = ()  # per file: path, sha256 of its data, matches reference
 
 
 def _check_images(images: np.ndarray, path: Path) -> np.ndarray:
@@ -288,7 +289,7 @@ def load_raw(source: str = "fashion-mnist", data_dir: str | Path | None = None) 
         reference = SHA256
     else:
         raise DataError(f"unknown data source {source!r}; expected one of {', '.join(SOURCES)}")
-    arrays, ok = {}, True
+    arrays, ok, files = {}, True, []
     for key, stem in FILES.items():
         path = _find_file(directory, stem)
         if path is None:
@@ -296,6 +297,7 @@ def load_raw(source: str = "fashion-mnist", data_dir: str | Path | None = None) 
         arrays[key], digest = read_idx_with_digest(path)
         ok = ok and digest == reference.get(stem)
         arrays[key + "_path"] = path
+        files.append({"file": str(path), "sha256": digest, "ok": digest == reference.get(stem)})
     train_images = _check_images(arrays["train_images"], arrays["train_images_path"])
     test_images = _check_images(arrays["test_images"], arrays["test_images_path"])
     return RawData(
@@ -310,18 +312,14 @@ def load_raw(source: str = "fashion-mnist", data_dir: str | Path | None = None) 
         location=directory,
         how_found=how,
         checksums_ok=ok,
+        files=tuple(files),
     )
 
 
 def data_info(source: str = "fashion-mnist", data_dir: str | Path | None = None) -> dict:
     """Where the data was found, counts per split and class, and whether checksums match."""
-    raw = load_raw(source, data_dir)
-    reference = sample_checksums() if source == "sample" else SHA256
-    files = []
-    for stem in FILES.values():
-        path = _find_file(raw.location, stem)
-        _, digest = read_idx_with_digest(path)
-        files.append({"file": str(path), "sha256": digest, "ok": digest == reference.get(stem)})
+    raw = load_raw(source, data_dir)  # reads each file once, checksums included
+    files = list(raw.files)
     return {
         "source": source,
         "location": str(raw.location),

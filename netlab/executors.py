@@ -43,6 +43,16 @@ def _failure(spec: RunSpec, exc: BaseException | str) -> str:
     return text if text.startswith("run ") else f"run {spec.variant!r} seed {spec.seed}: {text}"
 
 
+def _settle(future: Any, spec: RunSpec, failures: list[str], catch: tuple) -> dict | None:
+    """The run's summary, or None after recording its failure (exceptions in `catch`)."""
+    try:
+        return future.result()
+    except catch as exc:
+        reason = exc if isinstance(exc, NetlabError) else f"{type(exc).__name__}: {exc}"
+        failures.append(_failure(spec, reason))
+        return None
+
+
 def run_local(
     specs: list[RunSpec], workers: int, device: str, on_done: OnDone | None, blas_threads: int = 1
 ) -> list[str]:
@@ -59,10 +69,8 @@ def run_local(
         try:
             for future in as_completed(futures):
                 spec = futures[future]
-                try:
-                    summary = future.result()
-                except NetlabError as exc:
-                    failures.append(_failure(spec, exc))
+                summary = _settle(future, spec, failures, (NetlabError,))
+                if summary is None:
                     continue
                 if on_done:
                     on_done(spec, summary)
@@ -121,13 +129,9 @@ def run_dask(
         }
         for future in dask_completed(list(futures)):
             spec = futures[future]
-            try:
-                summary = future.result()
-            except NetlabError as exc:
-                failures.append(_failure(spec, exc))
-                continue
-            except Exception as exc:  # KilledWorker, CancelledError, a worker without netlab, ...
-                failures.append(_failure(spec, f"{type(exc).__name__}: {exc}"))
+            # Also KilledWorker, CancelledError, a worker without netlab, ...
+            summary = _settle(future, spec, failures, (Exception,))
+            if summary is None:
                 continue
             if not (spec.run_dir / "metrics.json").is_file():
                 raise NetlabError(

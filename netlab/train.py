@@ -9,8 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -204,7 +203,6 @@ class TrainResult:
     val: Evaluation
     test: Evaluation
     backend: Backend
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def build_model(
