@@ -19,6 +19,7 @@ from .data import NORMALIZATIONS, SOURCES
 from .errors import ConfigError
 from .layers import INITS, MAX_WIDTH
 from .losses import LOSS_NORMS
+from .optim import SCHEDULES
 
 MONITORS = ("val_loss", "val_accuracy")
 
@@ -36,6 +37,7 @@ class TrainingConfig:
     epochs: int = 100
     batch_size: int = 128
     lr: float = 0.012
+    schedule: str = "constant"
     momentum: float = 0.9
     nesterov: bool = False
     l2: float = 0.0
@@ -158,6 +160,7 @@ RULES: dict[str, dict[str, tuple[str, Any]]] = {
         "epochs": ("an integer in [1, 1000000]", _int(1, 1_000_000)),
         "batch_size": ("an integer in [1, 10000000]", _int(1, 10_000_000)),
         "lr": ("a float > 0", _float(0.0, math.inf, lo_open=True)),
+        "schedule": (_fmt(SCHEDULES), _choice(SCHEDULES)),
         "momentum": ("a float in [0, 1)", _float(0.0, 1.0, hi_open=True)),
         "nesterov": ("true or false", _bool),
         "l2": ("a float >= 0", _float(0.0, math.inf)),

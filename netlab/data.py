@@ -462,13 +462,18 @@ def stratified_split(
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
-def _to_float(images: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """(n, 28, 28) uint8 -> (n, 784) float in [0, 1], converted in chunks (no float64 temporary)."""
+def _to_float(images: np.ndarray, dtype: np.dtype, rows: np.ndarray | None = None) -> np.ndarray:
+    """(n, 28, 28) uint8 -> (n, 784) float in [0, 1], converted in chunks (no float64 temporary).
+
+    With `rows`, the output holds images[rows] in that order (gathered chunk by chunk).
+    """
     flat = images.reshape(len(images), -1)
-    out = np.empty(flat.shape, dtype=dtype)
+    n = len(flat) if rows is None else len(rows)
+    out = np.empty((n, flat.shape[1]), dtype=dtype)
     step = 8192
-    for i in range(0, len(flat), step):
-        np.multiply(flat[i : i + step], dtype.type(1.0 / 255.0), out=out[i : i + step], dtype=dtype)
+    for i in range(0, n, step):
+        chunk = flat[i : i + step] if rows is None else flat[rows[i : i + step]]
+        np.multiply(chunk, dtype.type(1.0 / 255.0), out=out[i : i + step], dtype=dtype)
     return out
 
 
@@ -519,8 +524,11 @@ def normalize_images(images: np.ndarray, mean: Any, std: Any, dtype: Any) -> np.
 class Prepared:
     """Normalized arrays on a backend, plus host index arrays for the splits.
 
-    X, y hold the whole training file; train_idx and val_idx (host int64) select the splits, so
-    nothing is copied per split. mean/std are the normalization statistics (host float64).
+    X, y hold the whole training file with the training split's rows first and the validation
+    split's after them (each in file order), so train_idx = arange(n_train) and val_idx =
+    arange(n_train, n): evaluation reads contiguous slices instead of gathering copies.
+    file_rows maps each row of X back to its row in the file. mean/std are the normalization
+    statistics (host float64).
     """
 
     X: Array
@@ -535,10 +543,19 @@ class Prepared:
     std: np.ndarray
     location: str
     checksums_ok: bool | None
+    file_rows: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
         return int(self.X.shape[1])
+
+    @property
+    def train_rows(self) -> slice:
+        return slice(0, len(self.train_idx))
+
+    @property
+    def val_rows(self) -> slice:
+        return slice(len(self.train_idx), len(self.train_idx) + len(self.val_idx))
 
 
 def prepare(
@@ -558,15 +575,22 @@ def prepare(
             f"({len(raw.train_labels)} images); choose a value nearer 0.2"
         )
     dtype = backend.dtype
-    X = _to_float(raw.train_images, dtype)
+    # Training rows first, then validation rows, each in file order: the same rows in the same
+    # order as indexing the file with the split indices, so results do not depend on the layout.
+    file_rows = np.concatenate([train_idx, val_idx])
+    X = _to_float(raw.train_images, dtype, file_rows)
+    labels = raw.train_labels[file_rows]
+    n_train = len(train_idx)
+    train_idx = np.arange(n_train)
+    val_idx = np.arange(n_train, len(file_rows))
     mean, std = normalization_stats(X, train_idx, normalization)
     X -= mean.astype(dtype)
     X /= std.astype(dtype)
     X_test = normalize_images(raw.test_images, mean, std, dtype)
     return Prepared(
         X=backend.asarray(X),
-        y=backend.asarray(raw.train_labels),
-        y_host=raw.train_labels,
+        y=backend.asarray(labels),
+        y_host=labels,
         train_idx=train_idx,
         val_idx=val_idx,
         X_test=backend.asarray(X_test),
@@ -576,4 +600,5 @@ def prepare(
         std=std,
         location=str(raw.location),
         checksums_ok=raw.checksums_ok,
+        file_rows=file_rows,
     )

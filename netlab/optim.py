@@ -9,8 +9,25 @@ Update for every parameter w with gradient g (L2 only on weights, as the study d
 
 from __future__ import annotations
 
+import math
+
 from .backend import Array
 from .errors import ConfigError
+
+SCHEDULES = ("constant", "cosine")
+
+
+def scheduled_lr(schedule: str, lr: float, epoch: int, epochs: int) -> float:
+    """The learning rate of epoch `epoch` (1-based) of `epochs`, held for the whole epoch.
+
+    constant: lr. cosine: lr * (1 + cos(pi * (epoch - 1) / epochs)) / 2, from lr at epoch 1
+    down towards 0 at the end (Loshchilov & Hutter 2017, without restarts).
+    """
+    if schedule == "constant":
+        return lr
+    if schedule == "cosine":
+        return lr * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / epochs))
+    raise ConfigError(f"unknown schedule {schedule!r}; expected one of {', '.join(SCHEDULES)}")
 
 
 class SGD:

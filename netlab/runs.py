@@ -1,7 +1,7 @@
 """Run directories: what a training run leaves behind and how it is named.
 
 RUN_DIR/model.npz      the best-validation model (see io.py)
-RUN_DIR/history.csv    one row per epoch: train/val loss and accuracy, seconds
+RUN_DIR/history.csv    one row per epoch: train/val loss and accuracy, learning rate, seconds
 RUN_DIR/config.toml    the resolved config (every field, overrides applied)
 RUN_DIR/metrics.json   the summary: best epoch, validation and test metrics, timing
 """
@@ -46,9 +46,10 @@ def read_history(path: str | Path) -> list[dict[str, float]]:
     try:
         with open(path, newline="") as f:
             reader = csv.DictReader(f)
-            if reader.fieldnames is None or not set(HISTORY_FIELDS) <= set(reader.fieldnames):
+            required = [k for k in HISTORY_FIELDS if k != "lr"]  # lr: since netlab 0.2
+            if reader.fieldnames is None or not set(required) <= set(reader.fieldnames):
                 raise DataError(
-                    f"{path}: not a netlab history (expected columns {', '.join(HISTORY_FIELDS)})"
+                    f"{path}: not a netlab history (expected columns {', '.join(required)})"
                 )
             return [
                 {k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if k}

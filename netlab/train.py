@@ -19,7 +19,7 @@ from .data import N_CLASSES, Prepared, load_raw, prepare
 from .errors import ConfigError, TrainingDiverged
 from .layers import MLP
 from .losses import log_softmax, softmax_cross_entropy
-from .optim import SGD
+from .optim import SGD, scheduled_lr
 from .progress import BatchEnd, EpochEnd, EpochStart, Progress
 
 HISTORY_FIELDS = (
@@ -28,6 +28,7 @@ HISTORY_FIELDS = (
     "train_accuracy",
     "val_loss",
     "val_accuracy",
+    "lr",
     "seconds",
 )
 EVAL_BATCH = 8192
@@ -47,7 +48,7 @@ def evaluate(
     model: MLP,
     X: Array,
     y: Array,
-    rows: np.ndarray | None = None,
+    rows: np.ndarray | slice | None = None,
     *,
     batch_size: int = EVAL_BATCH,
     predictions: bool = False,
@@ -58,6 +59,8 @@ def evaluate(
     """
     backend = model.backend
     xp = backend.xp
+    if isinstance(rows, slice):  # a contiguous split: views, no gather
+        X, y, rows = X[rows], y[rows], None
     n = len(X) if rows is None else len(rows)
     loss_sum = xp.zeros((), dtype=np.float64)
     correct = xp.zeros((), dtype=np.int64)
@@ -157,20 +160,22 @@ def fit(
             (lambda b, e=epoch: progress(BatchEnd(e, b + 1, n_batches))) if progress else None
         )
         start = time.perf_counter()
+        optimizer.lr = scheduled_lr(t.schedule, t.lr, epoch, t.epochs)
         order = data.train_idx[rng.permutation(len(data.train_idx))]
         # Overflow in exp/matmul shows up as inf/nan in the loss, which is checked below.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             train_epoch(
                 model, optimizer, data.X, data.y, order, t.batch_size, t.loss_norm, on_batch
             )
-            tr = evaluate(model, data.X, data.y, data.train_idx)
-            va = evaluate(model, data.X, data.y, data.val_idx)
+            tr = evaluate(model, data.X, data.y, data.train_rows)
+            va = evaluate(model, data.X, data.y, data.val_rows)
         record = {
             "epoch": epoch,
             "train_loss": tr.loss,
             "train_accuracy": tr.accuracy,
             "val_loss": va.loss,
             "val_accuracy": va.accuracy,
+            "lr": optimizer.lr,
             "seconds": time.perf_counter() - start,
         }
         history.append(record)
@@ -244,6 +249,6 @@ def train(config: Config, device: str = "cpu", progress: Progress | None = None)
     model = build_model(config, data.n_features, N_CLASSES, init_rng, backend)
     result = fit(model, data, config, shuffle_rng, progress)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        val = evaluate(model, data.X, data.y, data.val_idx)
+        val = evaluate(model, data.X, data.y, data.val_rows)
         test = evaluate(model, data.X_test, data.y_test)
     return TrainResult(model, config, result, data, val, test, backend)

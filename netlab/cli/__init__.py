@@ -20,6 +20,7 @@ from . import eval as eval_cmd
 from . import experiment as experiment_cmd
 from . import gradcheck as gradcheck_cmd
 from . import plot as plot_cmd
+from . import reproduce as reproduce_cmd
 from . import train as train_cmd
 from .ui import error
 
@@ -36,6 +37,7 @@ app.command("eval")(eval_cmd.evaluate)
 app.command("gradcheck")(gradcheck_cmd.gradcheck)
 app.command("experiment")(experiment_cmd.experiment)
 app.command("plot")(plot_cmd.plot)
+app.command("reproduce")(reproduce_cmd.reproduce)
 app.add_typer(data_cmd.app, name="data")
 
 

@@ -37,6 +37,9 @@ def train(
     epochs: int = typer.Option(None, "--epochs", help="Maximum number of epochs."),
     batch_size: int = typer.Option(None, "--batch-size", help="Mini-batch size."),
     lr: float = typer.Option(None, "--lr", help="Learning rate."),
+    schedule: str = typer.Option(
+        None, "--schedule", help="constant, or cosine (decay to 0 over the epochs)."
+    ),
     momentum: float = typer.Option(
         None, "--momentum", help="Momentum coefficient (0 = plain SGD)."
     ),
@@ -83,6 +86,7 @@ def train(
             "training.epochs": epochs,
             "training.batch_size": batch_size,
             "training.lr": lr,
+            "training.schedule": schedule,
             "training.momentum": momentum,
             "training.nesterov": nesterov,
             "training.l2": l2,
