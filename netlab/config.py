@@ -41,6 +41,7 @@ class TrainingConfig:
     momentum: float = 0.9
     nesterov: bool = False
     l2: float = 0.0
+    dropout: float = 0.0
     loss_norm: str = "batch"
     patience: int = 0
     monitor: str = "val_accuracy"
@@ -164,6 +165,10 @@ RULES: dict[str, dict[str, tuple[str, Any]]] = {
         "momentum": ("a float in [0, 1)", _float(0.0, 1.0, hi_open=True)),
         "nesterov": ("true or false", _bool),
         "l2": ("a float >= 0", _float(0.0, math.inf)),
+        "dropout": (
+            "a float in [0, 1) (share of hidden units dropped per training step)",
+            _float(0.0, 1.0, hi_open=True),
+        ),
         "loss_norm": (_fmt(LOSS_NORMS), _choice(LOSS_NORMS)),
         "patience": ("an integer >= 0 (0: never stop early)", _int(0)),
         "monitor": (_fmt(MONITORS), _choice(MONITORS)),

@@ -176,24 +176,49 @@ class MLP:
         """Host copies of all parameters, by name."""
         return {name: self.backend.to_numpy(p) for name, p in self.params.items()}
 
-    def forward(self, x: Array, need_input_grad: bool = False) -> tuple[Array, Callable]:
+    def forward(
+        self,
+        x: Array,
+        need_input_grad: bool = False,
+        *,
+        dropout: float = 0.0,
+        rng: np.random.Generator | None = None,
+    ) -> tuple[Array, Callable]:
         """Logits for a batch, and the closure that backpropagates through this very forward.
 
         Args:
             x: (batch, sizes[0]) in the backend dtype; not modified.
             need_input_grad: whether backward should also return d/dx (gradient checks of inputs).
+            dropout: training only: each hidden unit's output is zeroed with this probability and
+                the kept ones are scaled by 1 / (1 - dropout) (inverted dropout, Srivastava et al.
+                2014); the masks are drawn from `rng` on the host, so every backend draws the same.
         Returns:
             (logits (batch, sizes[-1]), backward). `backward(dlogits)` overwrites `self.grads`
             and returns dx or None. It may modify `dlogits` in place.
         """
         act = self.activation
-        inputs = []  # input of each Linear: x, then each hidden activation output
+        inputs = []  # input of each Linear: x, then each hidden output (after dropout)
+        outputs = []  # each hidden activation output y, which its backward needs
+        masks = []  # each hidden layer's dropout mask (0 or 1/keep), or None
         h = x
         last = len(self._layers) - 1
         for i, (W, b, _, _) in enumerate(self._layers):
             inputs.append(h)
             z = linear_forward(h, W, b)
-            h = z if i == last else act.forward(z)
+            if i == last:
+                h = z
+                break
+            y = act.forward(z)
+            outputs.append(y)
+            mask = None
+            if dropout and rng is not None:
+                keep = rng.random(y.shape, dtype=np.float32) >= dropout
+                mask = self.backend.asarray(keep, dtype=y.dtype)
+                mask *= 1.0 / (1.0 - dropout)
+                h = y * mask
+            else:
+                h = y
+            masks.append(mask)
         logits = h
 
         def backward(dlogits: Array) -> Array | None:
@@ -202,10 +227,11 @@ class MLP:
                 W, _, dW, db = self._layers[i]
                 need_dx = i > 0 or need_input_grad
                 dx = linear_backward(inputs[i], W, dy, dW, db, need_dx=need_dx)
-                if i > 0:
-                    dy = act.backward(inputs[i], dx)  # inputs[i] is the activation output y
-                else:
+                if i == 0:
                     return dx
+                if masks[i - 1] is not None:
+                    dx *= masks[i - 1]  # d(y * mask)/dy = mask
+                dy = act.backward(outputs[i - 1], dx)
             return None
 
         return logits, backward

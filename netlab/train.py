@@ -100,8 +100,12 @@ def train_epoch(
     batch_size: int,
     loss_norm: str,
     on_batch: Callable[[int], None] | None = None,
+    *,
+    dropout: float = 0.0,
+    dropout_rng: np.random.Generator | None = None,
 ) -> None:
-    """One pass of mini-batch SGD over X[order] (the last batch may be smaller)."""
+    """One pass of mini-batch SGD over X[order] (the last batch may be smaller); with dropout,
+    the hidden-unit masks come from dropout_rng."""
     backend = model.backend
     order_dev = backend.asarray(order)  # one transfer per epoch
     n = len(order)
@@ -109,7 +113,7 @@ def train_epoch(
     for b, start in enumerate(range(0, n, batch_size)):
         idx = order_dev[start : start + batch_size]
         x = backend.take_rows(X, idx, batch_x[: len(idx)])
-        logits, backward = model.forward(x)
+        logits, backward = model.forward(x, dropout=dropout, rng=dropout_rng)
         _, dlogits = softmax_cross_entropy(logits, y.take(idx), loss_norm, need_loss=False)
         backward(dlogits)
         optimizer.step()
@@ -123,6 +127,7 @@ def fit(
     config: Config,
     rng: np.random.Generator,
     progress: Progress | None = None,
+    dropout_rng: np.random.Generator | None = None,
 ) -> FitResult:
     """Train `model` on data.train_idx, early-stopping on data.val_idx; restores the best weights.
 
@@ -165,7 +170,16 @@ def fit(
         # Overflow in exp/matmul shows up as inf/nan in the loss, which is checked below.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             train_epoch(
-                model, optimizer, data.X, data.y, order, t.batch_size, t.loss_norm, on_batch
+                model,
+                optimizer,
+                data.X,
+                data.y,
+                order,
+                t.batch_size,
+                t.loss_norm,
+                on_batch,
+                dropout=t.dropout,
+                dropout_rng=dropout_rng,
             )
             tr = evaluate(model, data.X, data.y, data.train_rows)
             va = evaluate(model, data.X, data.y, data.val_rows)
@@ -224,19 +238,19 @@ def build_model(
     )
 
 
-def seeded_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
-    """(split, init, shuffle) generators, all from one seed, independent of each other.
+def seeded_rngs(seed: int) -> tuple[np.random.Generator, ...]:
+    """(split, init, shuffle, dropout) generators, all from one seed, independent of each other.
 
-    Changing the model (init draws) never changes the split or the batch order.
+    Changing the model (init draws) or the dropout never changes the split or the batch order.
     """
-    split, init, shuffle = np.random.default_rng(seed).spawn(3)
-    return split, init, shuffle
+    split, init, shuffle, dropout = np.random.default_rng(seed).spawn(4)
+    return split, init, shuffle, dropout
 
 
 def train(config: Config, device: str = "cpu", progress: Progress | None = None) -> TrainResult:
     """Load data, build the model, fit, and evaluate the best weights on validation and test."""
     backend = get_backend(device, config.training.dtype)
-    split_rng, init_rng, shuffle_rng = seeded_rngs(config.training.seed)
+    split_rng, init_rng, shuffle_rng, dropout_rng = seeded_rngs(config.training.seed)
     raw = load_raw(config.data.source, config.data.dir or None)
     data = prepare(
         raw,
@@ -247,7 +261,7 @@ def train(config: Config, device: str = "cpu", progress: Progress | None = None)
     )
     del raw
     model = build_model(config, data.n_features, N_CLASSES, init_rng, backend)
-    result = fit(model, data, config, shuffle_rng, progress)
+    result = fit(model, data, config, shuffle_rng, progress, dropout_rng)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         val = evaluate(model, data.X, data.y, data.val_rows)
         test = evaluate(model, data.X_test, data.y_test)

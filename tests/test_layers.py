@@ -126,3 +126,49 @@ def test_absurd_sizes_are_a_config_error_not_a_crash():
             rng=np.random.default_rng(0),
             backend=netlab.get_backend("cpu"),
         )
+
+
+@pytest.mark.parametrize("activation", NAMES)
+def test_dropout_backward_matches_numerical_with_the_same_mask(activation):
+    """With the masks fixed (the same rng state for every forward), backprop through dropout
+    equals central differences of the loss."""
+    from netlab.losses import softmax_cross_entropy
+
+    be = netlab.get_backend("cpu", "float64")
+    rng = np.random.default_rng(0)
+    model = MLP([6, 7, 5, 3], activation, init="he", rng=rng, backend=be)
+    x, labels = rng.standard_normal((4, 6)), np.array([0, 2, 1, 2])
+
+    def loss() -> float:
+        logits, _ = model.forward(x, dropout=0.4, rng=np.random.default_rng(5))
+        return float(softmax_cross_entropy(logits, labels)[0])
+
+    logits, backward = model.forward(x, dropout=0.4, rng=np.random.default_rng(5))
+    backward(softmax_cross_entropy(logits, labels, need_loss=False)[1])
+    for name, p in model.params.items():
+        for idx in np.ndindex(p.shape):
+            saved = p[idx]
+            p[idx] = saved + 1e-6
+            up = loss()
+            p[idx] = saved - 1e-6
+            down = loss()
+            p[idx] = saved
+            assert model.grads[name][idx] == pytest.approx((up - down) / 2e-6, abs=1e-7)
+
+
+def test_dropout_masks_drop_the_right_share_and_zero_is_off():
+    be = netlab.get_backend("cpu", "float32")
+    model = MLP([20, 400, 10], "relu", init="he", rng=np.random.default_rng(0), backend=be)
+    x = np.ones((50, 20), np.float32)
+    plain = model.logits(x)
+    same, _ = model.forward(x, dropout=0.0, rng=np.random.default_rng(1))
+    assert np.array_equal(plain, same)
+    h = np.maximum(x @ model.params["W1"] + model.params["b1"], 0)
+    a, _ = model.forward(x, dropout=0.25, rng=np.random.default_rng(1))
+    b, _ = model.forward(x, dropout=0.25, rng=np.random.default_rng(1))
+    assert np.array_equal(a, b)  # the rng decides the masks
+    keep = np.random.default_rng(1).random(h.shape, dtype=np.float32) >= 0.25
+    assert abs(keep.mean() - 0.75) < 0.01
+    expected = (h * keep.astype(np.float32) * np.float32(1 / 0.75)) @ model.params["W2"]
+    expected += model.params["b2"]
+    np.testing.assert_allclose(a, expected, rtol=1e-5, atol=1e-5)

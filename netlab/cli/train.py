@@ -45,6 +45,9 @@ def train(
     ),
     nesterov: bool = typer.Option(None, "--nesterov/--no-nesterov", help="Nesterov momentum."),
     l2: float = typer.Option(None, "--l2", help="L2 strength: the gradient gets + 2*l2*W."),
+    dropout: float = typer.Option(
+        None, "--dropout", help="Share of hidden units dropped per training step (0 = none)."
+    ),
     loss_norm: str = typer.Option(
         None, "--loss-norm", help="batch (mean) or classes_batch (the study's)."
     ),
@@ -90,6 +93,7 @@ def train(
             "training.momentum": momentum,
             "training.nesterov": nesterov,
             "training.l2": l2,
+            "training.dropout": dropout,
             "training.loss_norm": loss_norm,
             "training.patience": patience,
             "training.monitor": monitor,
