@@ -30,7 +30,6 @@ import numpy as np
 
 from .errors import ConfigError, NetlabError
 from .experiment import (
-    RUN_FILES,
     Experiment,
     RunSpec,
     _slug,
@@ -78,7 +77,12 @@ class Study:
     batch1_epochs: int
 
     def unique_specs(self) -> list[RunSpec]:
-        return [s for specs in self.specs.values() for s in specs if self.canonical[s.run_dir] == s.run_dir]
+        return [
+            s
+            for specs in self.specs.values()
+            for s in specs
+            if self.canonical[s.run_dir] == s.run_dir
+        ]
 
 
 def default_experiments_dir() -> Path:
@@ -132,9 +136,7 @@ def _capped(spec: RunSpec, batch1_epochs: int) -> RunSpec:
     t = spec.config.training
     if t.batch_size != 1 or not batch1_epochs or t.epochs <= batch1_epochs:
         return spec
-    config = dataclasses.replace(
-        spec.config, training=dataclasses.replace(t, epochs=batch1_epochs)
-    )
+    config = dataclasses.replace(spec.config, training=dataclasses.replace(t, epochs=batch1_epochs))
     return dataclasses.replace(spec, config=config)
 
 
@@ -159,12 +161,13 @@ def share_runs(study: Study, device: str = "cpu", blas_threads: int = 1) -> int:
         run_dir.mkdir(parents=True, exist_ok=True)
         for name in ("model.npz", "history.csv"):
             shutil.copyfile(source / name, run_dir / name)
-        atomic_write(
-            run_dir / "config.toml", lambda f: f.write(spec.config.to_toml().encode()), force=True
-        )
         info = {**summary, "variant": spec.variant, "same_run_as": str(source)}
-        text = json.dumps(info, indent=2) + "\n"
-        atomic_write(run_dir / "metrics.json", lambda f: f.write(text.encode()), force=True)
+        texts = {
+            "config.toml": spec.config.to_toml(),
+            "metrics.json": json.dumps(info, indent=2) + "\n",
+        }
+        for name, text in texts.items():  # metrics.json last: its presence marks a finished run
+            atomic_write(run_dir / name, lambda f, t=text: f.write(t.encode()), force=True)
         copied += 1
     return copied
 
@@ -187,8 +190,6 @@ def reproduce(
     Returns {"ran", "reused", "copied", "seconds", "report", "figures"}. Raises NetlabError after
     writing the tables and the report when some runs failed (a re-run retries only those).
     """
-    from .plots import check_figure_path
-
     report = Path(report)
     if report.suffix != ".md":
         raise ConfigError(f"--report must be a Markdown file (.md); got {report}")
@@ -196,7 +197,6 @@ def reproduce(
         raise ConfigError(f"cannot write {report}: directory {report.parent} does not exist")
     study = plan_study(experiments_dir or default_experiments_dir(), out_dir, batch1_epochs)
     figures_dir = report.with_suffix("")
-    check_figure_path(figures_dir / "x.png", force=True) if figures_dir.is_dir() else None
     unique = study.unique_specs()
     if on_start:
         on_start(study, unique)
@@ -210,6 +210,15 @@ def reproduce(
         on_done=on_done,
     )
     seconds = time.perf_counter() - started
+    command = " ".join(
+        ["netlab reproduce"]
+        + ([f"--workers {workers}"] if scheduler is None else [f"--scheduler {scheduler}"])
+        + ([f"--batch1-epochs {batch1_epochs}"] if batch1_epochs != DEFAULT_BATCH1_EPOCHS else [])
+        + ([f"--device {device}"] if device != "cpu" else [])
+        + ([f"--blas-threads {blas_threads}"] if blas_threads != 1 else [])
+    )
+    if todo:
+        log_invocation(study.out_dir, command, len(todo), len(failures), seconds)
     copied = share_runs(study, device, blas_threads)
     tables = {}
     for key, exp in study.experiments.items():
@@ -221,19 +230,11 @@ def reproduce(
         figures,
         report,
         run_info={
-            "ran": len(todo),
             "unique": len(unique),
             "planned": sum(len(v) for v in study.specs.values()),
-            "seconds": seconds,
-            "command": " ".join(
-                ["netlab reproduce"]
-                + ([f"--workers {workers}"] if scheduler is None else [f"--scheduler {scheduler}"])
-                + ([f"--batch1-epochs {batch1_epochs}"] if batch1_epochs != DEFAULT_BATCH1_EPOCHS else [])
-                + ([f"--device {device}"] if device != "cpu" else [])
-                + ([f"--blas-threads {blas_threads}"] if blas_threads != 1 else [])
-            ),
             "device": device,
             "blas_threads": blas_threads,
+            "invocations": read_invocations(study.out_dir),
         },
     )
     from .io import atomic_write
@@ -249,6 +250,45 @@ def reproduce(
         "report": report,
         "figures": figures,
     }
+
+
+INVOCATIONS = "invocations.jsonl"
+
+
+def log_invocation(out_dir: Path, command: str, trained: int, failed: int, seconds: float) -> None:
+    """Append one line to OUT/invocations.jsonl: which command trained how many runs, how long."""
+    record = {
+        "command": command,
+        "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() - seconds)),
+        "trained": trained,
+        "failed": failed,
+        "seconds": round(seconds, 1),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / INVOCATIONS, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def read_invocations(out_dir: Path) -> list[dict[str, Any]]:
+    try:
+        lines = (out_dir / INVOCATIONS).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a kill
+        if isinstance(record, dict) and {
+            "command",
+            "started",
+            "trained",
+            "failed",
+            "seconds",
+        } <= set(record):
+            out.append(record)
+    return out
 
 
 # --------------------------------------------------------------------------- figures
@@ -269,7 +309,9 @@ def draw_figures(study: Study, figures_dir: Path) -> dict[tuple[str, str], Path 
         groups: dict[str, list] = {}
         for spec in study.specs[key]:
             if read_summary(spec.run_dir) is not None:
-                groups.setdefault(spec.variant, []).append(read_history(spec.run_dir / "history.csv"))
+                groups.setdefault(spec.variant, []).append(
+                    read_history(spec.run_dir / "history.csv")
+                )
         if not groups:
             figures[key] = "no finished run"
             continue
@@ -319,7 +361,9 @@ def _summaries(study: Study, key: tuple[str, str], variant: str) -> list[tuple[R
 def _histories(study: Study, key: tuple[str, str], variant: str) -> list[list[dict[str, float]]]:
     from .runs import read_history
 
-    return [read_history(spec.run_dir / "history.csv") for spec, _ in _summaries(study, key, variant)]
+    return [
+        read_history(spec.run_dir / "history.csv") for spec, _ in _summaries(study, key, variant)
+    ]
 
 
 def _weight_penalty(study: Study, key: tuple[str, str], variant: str, l2: float) -> list[float]:
@@ -356,26 +400,25 @@ def render_report(
     add("")
     add(
         "Written by `netlab reproduce` from the runs under "
-        f"`{_shown(study.out_dir)}`; every number below is read from those runs (regenerate with the "
-        "command below). The study is *Multi-Layer Neural Network Classification of Fashion MNIST "
-        "Dataset* (`../shared/paper.txt` in this project)."
+        f"`{_shown(study.out_dir)}`; every number below is read from those runs (the command "
+        "below regenerates it). The study is *Multi-Layer Neural Network Classification of "
+        "Fashion MNIST Dataset* (`../shared/paper.txt` in this project)."
     )
     add("")
-    minutes = run_info["seconds"] / 60
     add(
-        f"- Command: `{run_info['command']}` (device {run_info['device']}, "
-        f"{run_info['blas_threads']} BLAS thread(s) per run)."
+        f"- {run_info['unique']} distinct trainings ({run_info['planned']} runs in the eight "
+        "experiment files; runs identical but for their name are trained once and copied), on "
+        f"device {run_info['device']} with {run_info['blas_threads']} BLAS thread(s) per run. "
+        "Trained by:"
     )
-    add(
-        f"- This invocation trained {run_info['ran']} of the {run_info['unique']} distinct runs "
-        f"({run_info['planned']} runs in the eight experiment files; identical runs are trained "
-        f"once and copied) in {minutes:.1f} minutes of wall time"
-        + (
-            "; the others were already finished (a resumed invocation)."
-            if run_info["ran"] < run_info["unique"]
-            else "."
+    for inv in run_info["invocations"]:
+        add(
+            f"  - `{inv['command']}`, started {inv['started']}: {inv['trained']} runs"
+            + (f" ({inv['failed']} failed)" if inv["failed"] else "")
+            + f" in {inv['seconds'] / 60:.1f} minutes of wall time."
         )
-    )
+    if not run_info["invocations"]:
+        add("  - (no record of the invocations that trained these runs)")
     add(
         f"- Machine: {platform.machine()}, {_cpu_count()} CPU cores, Python "
         f"{platform.python_version()}, NumPy {np.__version__}, netlab {__version__}."
@@ -392,6 +435,11 @@ def render_report(
         "0.9, lr 1.2e-2, batch 128, 100 epochs, mean cross-entropy over the batch "
         "(`configs/paper/baseline.toml`). **Corrected**: the same, with Xavier initialization "
         "(He for ReLU and leaky ReLU) and zero biases (`configs/baseline.toml`)."
+    )
+    add(
+        "- Where the study's description is ambiguous (loss normalization, input "
+        'standardization, which epoch is "best"), the reading was settled by runs: '
+        "docs/results.md, *Readings of the study's protocol*."
     )
     if cap:
         add(
@@ -455,7 +503,11 @@ def render_report(
             add("")
             figure = figures.get(key)
             if isinstance(figure, Path):
-                rel = figure.relative_to(report.parent) if figure.is_relative_to(report.parent) else figure
+                rel = (
+                    figure.relative_to(report.parent)
+                    if figure.is_relative_to(report.parent)
+                    else figure
+                )
                 add(f"![{name}, {protocol} protocol]({rel.as_posix()})")
             else:
                 add(f"(no figure: {figure})")
@@ -471,7 +523,10 @@ def render_report(
         "float64; difference = numerical − backprop."
     )
     add("")
-    add("| layer | weight/bias | netlab parameter | backprop | numerical | difference | study's difference |")
+    add(
+        "| layer | weight/bias | netlab parameter | backprop | numerical | difference | "
+        "study's difference |"
+    )
     add("|---|---|---|---|---|---|---|")
     for e in grad.entries:
         add(
@@ -501,7 +556,9 @@ def _shown(path: Path) -> str:
 def _cpu_count() -> int:
     import os
 
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
 
 
 def _findings(study: Study, tables: dict) -> list[str]:
@@ -537,7 +594,10 @@ def _findings(study: Study, tables: dict) -> list[str]:
     add("")
 
     # L2.
-    accs = {v: _acc(_row(tables, (P, "regularization"), v)) for v in ("l2=0", "l2=0.0001", "l2=0.001", "l2=0.01")}
+    accs = {
+        v: _acc(_row(tables, (P, "regularization"), v))
+        for v in ("l2=0", "l2=0.0001", "l2=0.001", "l2=0.01")
+    }
     best_l2 = max(accs, key=lambda v: -math.inf if math.isnan(accs[v]) else accs[v])
     acc_c = {v: _acc(_row(tables, (C, "regularization"), v)) for v in accs}
     add(
@@ -609,7 +669,7 @@ def _findings(study: Study, tables: dict) -> list[str]:
             + ": the study's sweet spot does not survive seed averaging."
         )
         add(
-            f"**The {what} \"sweet spot\".** The study's single runs put the 50×50 baseline "
+            f'**The {what} "sweet spot".** The study\'s single runs put the 50×50 baseline '
             f"{min(study_gaps):.2f} to {max(study_gaps):.2f} points above the other {what}s. "
             f"Averaged over {len(study.experiments[P, name].seeds)} seeds, the baseline's lead "
             "over the same variants (negative: the variant is better) is: "
@@ -636,12 +696,13 @@ def _activation_findings(study: Study, tables: dict, dag: str) -> list[str]:
             last_val = _mean([h[-1]["val_accuracy"] for h in hist])
             rows.append(
                 f"{protocol} protocol, {variant.split(',')[0]}: final train accuracy "
-                f"{100 * last_train:.1f}%, validation {100 * last_val:.1f}%, largest train–validation "
+                f"{100 * last_train:.1f}%, validation {100 * last_val:.1f}%, largest "
+                "train–validation "
                 f"gap over all epochs and seeds {100 * max(gaps):.1f} points"
             )
     if rows:
         out.append(
-            "**The \"unstable\" ReLU and leaky-ReLU curves.** The study saw training accuracy of "
+            '**The "unstable" ReLU and leaky-ReLU curves.** The study saw training accuracy of '
             "10–20% next to validation accuracy of ~80% and a flat loss, and suspected a bug. "
             "netlab measures training metrics exactly (a full pass over the training split after "
             f"every epoch, the same code as validation){dag}: "

@@ -549,6 +549,36 @@ CATALOG = [
         2,
         "--workers must be an integer in [1, 256]",
     ),
+    (
+        "reproduce experiments folder missing",
+        lambda t, m: ["reproduce", "--experiments", str(t / "none"), "--report", str(t / "r.md")],
+        2,
+        "not found; run from the netlab checkout",
+    ),
+    (
+        "reproduce negative batch-1 epochs",
+        lambda t, m: ["reproduce", "--batch1-epochs", "-1", "--report", str(t / "r.md")],
+        2,
+        "--batch1-epochs must be an integer >= 0",
+    ),
+    (
+        "reproduce report not markdown",
+        lambda t, m: ["reproduce", "--report", str(t / "r.txt")],
+        2,
+        "must be a Markdown file",
+    ),
+    (
+        "reproduce report folder missing",
+        lambda t, m: ["reproduce", "--report", str(t / "no" / "r.md")],
+        2,
+        "directory",
+    ),
+    (
+        "reproduce zero workers",
+        lambda t, m: ["reproduce", "--workers", "0", "--report", str(t / "r.md")],
+        2,
+        "--workers must be an integer in [1, 256]",
+    ),
     ("unknown command", lambda t, m: ["fit"], 2, "No such command"),
 ]
 

@@ -194,6 +194,21 @@ def test_prepare_standardizes_with_train_statistics(backend):
     assert len(p.val_idx) == 600 and backend.to_numpy(p.X_test).shape == (1000, 784)
 
 
+def test_prepare_lays_the_splits_out_contiguously_in_file_order():
+    """Training rows first, then validation rows, each in file order; file_rows maps back."""
+    be = netlab.get_backend("cpu", "float64")
+    raw = D.load_raw("sample")
+    p = D.prepare(raw, be, val_fraction=0.2, normalization="scale", rng=np.random.default_rng(3))
+    train_file, val_file = D.stratified_split(raw.train_labels, 0.2, np.random.default_rng(3))
+    assert np.array_equal(p.file_rows, np.concatenate([train_file, val_file]))
+    assert np.array_equal(p.train_idx, np.arange(2400)) and p.train_rows == slice(0, 2400)
+    assert np.array_equal(p.val_idx, np.arange(2400, 3000)) and p.val_rows == slice(2400, 3000)
+    flat = raw.train_images.reshape(3000, -1) * (1.0 / 255.0)
+    np.testing.assert_array_equal(p.X[:2400], flat[train_file])
+    np.testing.assert_array_equal(p.X[2400:], flat[val_file])
+    assert np.array_equal(p.y_host, raw.train_labels[p.file_rows])
+
+
 # ---------------------------------------------------- download, against a local server
 
 

@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -56,3 +58,18 @@ def test_plain_sgd():
 def test_bad_hyperparameters(kw):
     with pytest.raises(ConfigError):
         make(**kw)
+
+
+def test_cosine_schedule_values_and_constant():
+    from netlab.optim import scheduled_lr
+
+    assert scheduled_lr("constant", 0.1, 7, 10) == 0.1
+    assert scheduled_lr("cosine", 0.1, 1, 10) == 0.1
+    assert scheduled_lr("cosine", 0.1, 6, 10) == pytest.approx(0.05)
+    assert scheduled_lr("cosine", 0.1, 10, 10) == pytest.approx(
+        0.1 * (1 + math.cos(0.9 * math.pi)) / 2
+    )
+    lrs = [scheduled_lr("cosine", 1.0, e, 20) for e in range(1, 21)]
+    assert all(a > b > 0 for a, b in zip(lrs, lrs[1:], strict=False))
+    with pytest.raises(ConfigError, match="unknown schedule 'step'"):
+        scheduled_lr("step", 0.1, 1, 10)

@@ -103,9 +103,12 @@ def test_rerun_resumes_without_training(reproduced, study_dir):
         batch1_epochs=1,
     )
     assert again["ran"] == 0 and again["reused"] == 60 and again["copied"] == 0
-    after = report.read_text()
-    strip = lambda t: [line for line in t.splitlines() if "wall time" not in line]  # noqa: E731
-    assert strip(after)[8:] == strip(before)[8:]
+    assert report.read_text() == before  # nothing trained, nothing changes
+    (log,) = (study_dir / "runs" / "invocations.jsonl").read_text().splitlines()
+    record = json.loads(log)
+    assert record["command"] == "netlab reproduce --workers 2 --batch1-epochs 1"
+    assert record["trained"] == 60 and record["failed"] == 0
+    assert f"`{record['command']}`, started {record['started']}: 60 runs in" in before
 
 
 def test_bad_inputs_fail_before_any_run(tmp_path, study_dir):

@@ -123,3 +123,26 @@ def test_cpu_and_cuda_agree_in_float64():
     np.testing.assert_allclose(
         gpu.backend.to_numpy(gpu.model.flat), cpu.model.flat, rtol=1e-10, atol=1e-12
     )
+
+
+def test_cosine_schedule_is_recorded_and_dropout_is_seeded():
+    cfg = sample_config(
+        **{
+            "training.schedule": "cosine",
+            "training.lr": 0.05,
+            "training.epochs": 4,
+            "training.dropout": 0.3,
+            "model.activation": "relu",
+            "model.init": "he",
+        }
+    )
+    a = train(cfg, device="cpu")
+    lrs = [r["lr"] for r in a.fit.history]
+    assert lrs[0] == 0.05 and lrs[2] == pytest.approx(0.025) and lrs == sorted(lrs, reverse=True)
+    b = train(cfg, device="cpu")
+    np.testing.assert_array_equal(a.model.flat, b.model.flat)  # masks come from the seed
+    plain = train(with_overrides(cfg, {"training.dropout": 0.0}), device="cpu")
+    assert not np.array_equal(a.model.flat, plain.model.flat)
+    # Dropout draws from its own generator: the split and the batch order do not change.
+    assert a.data.file_rows.tolist() == plain.data.file_rows.tolist()
+    assert a.test.accuracy > 0.7

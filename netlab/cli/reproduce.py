@@ -1,4 +1,4 @@
-"""`netlab reproduce`: every experiment of the study in both protocols, then docs/reproduction.md."""
+"""`netlab reproduce`: the study's experiments in both protocols, then docs/reproduction.md."""
 
 from __future__ import annotations
 
