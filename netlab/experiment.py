@@ -148,6 +148,11 @@ def load_experiment(path: str | Path) -> Experiment:
     listed = raw.get("variants", [])
     if not isinstance(listed, list):
         raise ConfigError(f"{origin}: variants must be an array of tables ([[variants]])")
+    if "variants" in raw and not listed:
+        raise ConfigError(
+            f"{origin}: variants is empty; add [[variants]] tables, or drop the key to run the "
+            "base config alone"
+        )
     for i, item in enumerate(listed):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
             raise ConfigError(f"{origin}: variants[{i}] needs a non-empty name")
@@ -155,6 +160,8 @@ def load_experiment(path: str | Path) -> Experiment:
         variants.append(Variant(item["name"], _flatten(origin, f"variants[{i}]", body)))
     if "grid" in raw:
         grid = _flatten(origin, "grid", raw["grid"])
+        if not grid:
+            raise ConfigError(f"{origin}: [grid] is empty; give it at least one key with a list")
         for key, values in grid.items():
             if not isinstance(values, list) or not values:
                 raise ConfigError(f"{origin}: grid {key} must be a non-empty list; got {values!r}")

@@ -95,6 +95,10 @@ def plot_curves(histories: Histories, path: str | Path, title: str, force: bool 
                 if len(runs) > 1:
                     ax.fill_between(epochs, values.min(0), values.max(0), color=color, alpha=0.15)
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss (mean per example)", title="Loss")
+    low, high = ax_loss.dataLim.y0, ax_loss.dataLim.y1
+    if low > 0 and high / low > 30:  # one diverging variant would flatten all the others
+        ax_loss.set_yscale("log")
+        ax_loss.set_ylabel("cross-entropy loss (mean per example, log scale)")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)

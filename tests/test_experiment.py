@@ -68,6 +68,11 @@ def test_base_config_is_relative_to_the_file(tmp_path):
         ("nmae = 'x'", "unknown key 'nmae'"),
         ("seeds = 0", "seeds must be a count in"),
         ("seeds = [1, 1]", "distinct"),
+        ("seeds = -2", "seeds must be a count in"),
+        ("seeds = [0, -1]", "list of distinct integers >= 0"),
+        ("variants = []", "variants is empty"),
+        ("[grid]", r"\[grid\] is empty"),
+        ("[grid]\nmodel = { hidden_units = [[10]] }", "unknown key model.hidden_units"),
         ("[grid]\nmodel = { hidden = [] }", "grid model.hidden must be a non-empty list"),
         ("[grid]\noptimizer = { lr = [1] }", "unknown section 'optimizer'"),
         (

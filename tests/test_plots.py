@@ -38,6 +38,13 @@ def test_curves_have_a_line_per_variant_and_split(tmp_path):
     assert fig._suptitle.get_text() == "activations"
 
 
+def test_loss_axis_turns_logarithmic_when_one_variant_is_far_off(tmp_path):
+    calm = plot_curves({"a": [history(5)]}, tmp_path / "a.png", title="t")
+    assert calm.axes[0].get_yscale() == "linear"
+    wild = plot_curves({"a": [history(5)], "b": [history(5, 100.0)]}, tmp_path / "b.png", title="t")
+    assert wild.axes[0].get_yscale() == "log" and "log scale" in wild.axes[0].get_ylabel()
+
+
 def test_confusion_heat_map(tmp_path):
     names = ["a", "b", "c"]
     fig = plot_confusion([[5, 1, 0], [2, 7, 1], [0, 0, 9]], names, tmp_path / "m.png", "test")
