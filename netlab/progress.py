@@ -30,4 +30,11 @@ class EpochEnd:
     stopped: bool  # early stopping triggered after this epoch
 
 
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know that is not an error (e.g. a fallback to eager mode)."""
+
+    text: str
+
+
 Progress = Callable[[Any], None]

@@ -20,7 +20,7 @@ from .errors import ConfigError, TrainingDiverged
 from .layers import MLP
 from .losses import log_softmax, softmax_cross_entropy
 from .optim import SGD, scheduled_lr
-from .progress import BatchEnd, EpochEnd, EpochStart, Progress
+from .progress import BatchEnd, EpochEnd, EpochStart, Notice, Progress
 
 HISTORY_FIELDS = (
     "epoch",
@@ -128,6 +128,7 @@ def fit(
     rng: np.random.Generator,
     progress: Progress | None = None,
     dropout_rng: np.random.Generator | None = None,
+    graph: bool | None = None,
 ) -> FitResult:
     """Train `model` on data.train_idx, early-stopping on data.val_idx; restores the best weights.
 
@@ -135,7 +136,12 @@ def fit(
     per training.monitor); ties keep the earlier epoch. patience = 0 runs every epoch and still
     restores the best weights, as the study did; patience = k stops after k epochs without
     improvement.
+
+    graph: on CUDA, capture each epoch as one CUDA graph (graph.py); None = wherever it applies
+    (a Notice says why not when it does not), False = always eager.
     """
+    from .graph import GraphEpoch, graph_plan
+
     t = config.training
     if t.batch_size > len(data.train_idx):
         raise ConfigError(
@@ -154,33 +160,47 @@ def fit(
     )
     xp = model.backend.xp
     n_batches = math.ceil(len(data.train_idx) / t.batch_size)
+    use_graph, why = graph_plan(model.backend, model.sizes, t.dropout, graph)
+    if why and progress:
+        progress(Notice(why))
+    runner = (
+        GraphEpoch(model, optimizer, data.X, data.y, len(data.train_idx), t.batch_size, t.loss_norm)
+        if use_graph
+        else None
+    )
     history: list[dict[str, float]] = []
     best_value, best_epoch, best_flat = math.inf, 0, model.flat.copy()
     stopped = False
     start_all = time.perf_counter()
     for epoch in range(1, t.epochs + 1):
+        shown = 1 if runner is not None else n_batches  # a graph replays the epoch at once
         if progress:
-            progress(EpochStart(epoch, t.epochs, n_batches))
+            progress(EpochStart(epoch, t.epochs, shown))
         on_batch = (
-            (lambda b, e=epoch: progress(BatchEnd(e, b + 1, n_batches))) if progress else None
+            (lambda b, e=epoch, s=shown: progress(BatchEnd(e, b + 1, s))) if progress else None
         )
         start = time.perf_counter()
         optimizer.lr = scheduled_lr(t.schedule, t.lr, epoch, t.epochs)
         order = data.train_idx[rng.permutation(len(data.train_idx))]
         # Overflow in exp/matmul shows up as inf/nan in the loss, which is checked below.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            train_epoch(
-                model,
-                optimizer,
-                data.X,
-                data.y,
-                order,
-                t.batch_size,
-                t.loss_norm,
-                on_batch,
-                dropout=t.dropout,
-                dropout_rng=dropout_rng,
-            )
+            if runner is not None:
+                runner.run(order, optimizer.lr)
+                if on_batch is not None:
+                    on_batch(0)  # one replay per epoch, so one "batch" event
+            else:
+                train_epoch(
+                    model,
+                    optimizer,
+                    data.X,
+                    data.y,
+                    order,
+                    t.batch_size,
+                    t.loss_norm,
+                    on_batch,
+                    dropout=t.dropout,
+                    dropout_rng=dropout_rng,
+                )
             tr = evaluate(model, data.X, data.y, data.train_rows)
             va = evaluate(model, data.X, data.y, data.val_rows)
         record = {
@@ -247,8 +267,16 @@ def seeded_rngs(seed: int) -> tuple[np.random.Generator, ...]:
     return split, init, shuffle, dropout
 
 
-def train(config: Config, device: str = "cpu", progress: Progress | None = None) -> TrainResult:
-    """Load data, build the model, fit, and evaluate the best weights on validation and test."""
+def train(
+    config: Config,
+    device: str = "cpu",
+    progress: Progress | None = None,
+    graph: bool | None = None,
+) -> TrainResult:
+    """Load data, build the model, fit, and evaluate the best weights on validation and test.
+
+    graph: CUDA-graph epochs on CUDA (None: wherever they apply; False: eager), see graph.py.
+    """
     backend = get_backend(device, config.training.dtype)
     split_rng, init_rng, shuffle_rng, dropout_rng = seeded_rngs(config.training.seed)
     raw = load_raw(config.data.source, config.data.dir or None)
@@ -261,7 +289,7 @@ def train(config: Config, device: str = "cpu", progress: Progress | None = None)
     )
     del raw
     model = build_model(config, data.n_features, N_CLASSES, init_rng, backend)
-    result = fit(model, data, config, shuffle_rng, progress, dropout_rng)
+    result = fit(model, data, config, shuffle_rng, progress, dropout_rng, graph)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         val = evaluate(model, data.X, data.y, data.val_rows)
         test = evaluate(model, data.X_test, data.y_test)

@@ -23,6 +23,11 @@ def train(
         False, "--force", help="Overwrite files in an existing --out directory."
     ),
     device: str = options.Device,
+    graph: bool = typer.Option(
+        None,
+        "--graph/--no-graph",
+        help="CUDA only: replay each epoch as one captured CUDA graph (default: where it applies).",
+    ),
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="No progress output, only the summary."
     ),
@@ -113,7 +118,7 @@ def train(
     mode = "quiet" if json_out else progress_mode(quiet)
     started = time.time()
     with TrainingProgress(mode) as progress:
-        result = run_training(cfg, device=device, progress=progress)
+        result = run_training(cfg, device=device, progress=progress, graph=graph)
     try:
         paths = write_run(run_dir, result, started=started, force=force)
     except KeyboardInterrupt:

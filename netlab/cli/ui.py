@@ -17,7 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ..progress import BatchEnd, EpochEnd, EpochStart
+from ..progress import BatchEnd, EpochEnd, EpochStart, Notice
 
 # Off a terminal (pipes, CI logs) rich would wrap tables at 80 columns; give them room instead.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
@@ -87,6 +87,11 @@ class TrainingProgress:
 
     def __call__(self, event: Any) -> None:
         if self.mode == "quiet":
+            return
+        if isinstance(event, Notice):
+            (self.progress.console if self.progress else console).print(
+                f"note: {event.text}", markup=False
+            )
             return
         if self.mode == "plain":
             if isinstance(event, EpochEnd):
