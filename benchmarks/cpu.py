@@ -35,7 +35,7 @@ CASES = {
 
 def load_data(source: str):
     backend = netlab.get_backend("cpu")
-    split, _, _ = seeded_rngs(0)
+    split, *_ = seeded_rngs(0)
     data = prepare(
         load_raw(source), backend, val_fraction=0.2, normalization="standardize", rng=split
     )
@@ -58,7 +58,7 @@ class NetlabRunner:
             },
         )
         backend = netlab.get_backend("cpu")
-        _, init_rng, self.rng = seeded_rngs(0)
+        _, init_rng, self.rng, _ = seeded_rngs(0)
         self.model = build_model(config, X.shape[1], 10, init_rng, backend)
         self.opt = netlab.SGD(
             self.model.flat,

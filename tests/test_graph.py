@@ -236,3 +236,39 @@ def test_graph_kernels_match_eager_cuda_for_every_activation(activation):
     assert [r["val_loss"] for r in graphed.fit.history] == pytest.approx(
         [r["val_loss"] for r in eager.fit.history], rel=1e-9
     )
+
+
+def test_gpu_benchmark_without_a_gpu_is_one_line():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu.py"
+    if _has_cuda():
+        pytest.skip("a GPU is present; the cuda-marked benchmark test runs instead")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: benchmarks/gpu.py needs")
+
+
+@pytest.mark.cuda
+def test_gpu_benchmark_runs(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu.py"
+    out = tmp_path / "gpu.json"
+    cmd = [sys.executable, str(script), "--epochs", "1", "--data", "synthetic", "--skip-large",
+           "--skip-accuracy", "--json", str(out)]  # fmt: skip
+    subprocess.run(cmd, check=True, timeout=600)
+    cases = json.loads(out.read_text())["cases"]["baseline"]
+    assert set(cases) == {"netlab graph", "netlab eager", "PyTorch eager", "PyTorch CUDA graph"}
+
+
+def _has_cuda() -> bool:
+    from netlab.backend import cuda_available
+
+    return cuda_available()
