@@ -43,3 +43,9 @@ class TrainingDiverged(NetlabError):
     """The loss or the parameters became NaN or infinite."""
 
     exit_code = 3
+
+
+class Interrupted(NetlabError):
+    """The user interrupted a command (Ctrl-C); the message says what was kept."""
+
+    exit_code = 130

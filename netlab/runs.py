@@ -11,7 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,35 @@ def new_run_dir(root: Path, config: Config) -> Path:
         k += 1
         path = base.with_name(f"{base.name}-{k}")
     return path
+
+
+@contextmanager
+def run_lock(run_dir: Path, create: bool = True) -> Iterator[None]:
+    """Hold RUN_DIR/.lock (an exclusive flock) while a training writes into RUN_DIR; a second
+    process gets a one-line error. The kernel drops the lock when the holder dies, even by SIGKILL.
+    """
+    import fcntl
+
+    run_dir = Path(run_dir)
+    try:
+        if create:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise OutputExistsError(
+            f"cannot use run directory {run_dir} ({exc.strerror}); choose another --out"
+        ) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputExistsError(
+                f"run directory {run_dir} is in use by another netlab process; wait for it to "
+                "finish or choose another --out"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def history_csv(history: list[dict[str, float]]) -> str:

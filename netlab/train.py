@@ -10,10 +10,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .backend import Array, Backend, get_backend
+from .checkpoint import TrainState
 from .config import Config
 from .data import N_CLASSES, Prepared, load_raw, prepare
 from .errors import ConfigError, TrainingDiverged
@@ -129,6 +132,9 @@ def fit(
     progress: Progress | None = None,
     dropout_rng: np.random.Generator | None = None,
     graph: bool | None = None,
+    checkpoint: Callable[[TrainState], None] | None = None,
+    resume: TrainState | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> FitResult:
     """Train `model` on data.train_idx, early-stopping on data.val_idx; restores the best weights.
 
@@ -139,6 +145,12 @@ def fit(
 
     graph: on CUDA, capture each epoch as one CUDA graph (graph.py); None = wherever it applies
     (a Notice says why not when it does not), False = always eager.
+    checkpoint: called with the complete state after every epoch (checkpoint.TrainState);
+    resume: such a state to continue from (same config), giving bit-identical results on CPU.
+    on_start: called once everything is validated, just before the first epoch (the CLI creates
+    the run directory there, so a bad input leaves nothing behind).
+    A NaN or Inf in the losses or the parameters raises TrainingDiverged naming the epoch and the
+    first bad batch (found by replaying that epoch from its start), before any checkpoint of it.
     """
     from .graph import GraphEpoch, graph_plan
 
@@ -168,11 +180,27 @@ def fit(
         if use_graph
         else None
     )
+    backend = model.backend
     history: list[dict[str, float]] = []
     best_value, best_epoch, best_flat = math.inf, 0, model.flat.copy()
-    stopped = False
+    stopped, first = False, 1
+    if resume is not None:
+        for dst, src in ((model.flat, resume.flat), (optimizer.velocity, resume.velocity),
+                         (best_flat, resume.best_flat)):  # fmt: skip
+            dst[...] = backend.asarray(src)
+        history = [dict(r) for r in resume.history]
+        best_value, best_epoch, stopped = resume.best_value, resume.best_epoch, resume.stopped
+        rng.bit_generator.state = resume.rng_states["shuffle"]
+        if dropout_rng is not None and "dropout" in resume.rng_states:
+            dropout_rng.bit_generator.state = resume.rng_states["dropout"]
+        first = resume.epoch + 1
+    start_flat, start_velocity = model.flat.copy(), optimizer.velocity.copy()  # for a replay
+    if on_start is not None:
+        on_start()
     start_all = time.perf_counter()
-    for epoch in range(1, t.epochs + 1):
+    for epoch in range(first, t.epochs + 1):
+        if stopped:
+            break
         shown = 1 if runner is not None else n_batches  # a graph replays the epoch at once
         if progress:
             progress(EpochStart(epoch, t.epochs, shown))
@@ -182,6 +210,9 @@ def fit(
         start = time.perf_counter()
         optimizer.lr = scheduled_lr(t.schedule, t.lr, epoch, t.epochs)
         order = data.train_idx[rng.permutation(len(data.train_idx))]
+        xp.copyto(start_flat, model.flat)
+        xp.copyto(start_velocity, optimizer.velocity)
+        dropout_start = dropout_rng.bit_generator.state if dropout_rng is not None else None
         # Overflow in exp/matmul shows up as inf/nan in the loss, which is checked below.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if runner is not None:
@@ -203,6 +234,18 @@ def fit(
                 )
             tr = evaluate(model, data.X, data.y, data.train_rows)
             va = evaluate(model, data.X, data.y, data.val_rows)
+            finite = bool(xp.isfinite(model.flat).all())  # one sync per epoch
+        if not (finite and math.isfinite(tr.loss) and math.isfinite(va.loss)):
+            xp.copyto(model.flat, start_flat)
+            xp.copyto(optimizer.velocity, start_velocity)
+            if dropout_rng is not None:
+                dropout_rng.bit_generator.state = dropout_start
+            where = locate_divergence(model, optimizer, data, order, t, dropout_rng)
+            raise TrainingDiverged(
+                f"training diverged at epoch {epoch}{where}; lower the learning rate (now "
+                f"{optimizer.lr:g}){' or use --init xavier' if model.init == 'normal' else ''}"
+                + ("; the checkpoint of the last good epoch is kept" if checkpoint else "")
+            )
         record = {
             "epoch": epoch,
             "train_loss": tr.loss,
@@ -213,22 +256,68 @@ def fit(
             "seconds": time.perf_counter() - start,
         }
         history.append(record)
-        if not (math.isfinite(tr.loss) and math.isfinite(va.loss)):
-            raise TrainingDiverged(
-                f"training diverged at epoch {epoch}: train loss {tr.loss}, validation loss "
-                f"{va.loss}; lower the learning rate (now {t.lr}) or use --init xavier"
-            )
         value = va.loss if t.monitor == "val_loss" else -va.accuracy
         if value < best_value:
             best_value, best_epoch = value, epoch
             xp.copyto(best_flat, model.flat)
         stopped = t.patience > 0 and epoch - best_epoch >= t.patience and epoch < t.epochs
+        if checkpoint is not None:
+            states = {"shuffle": rng.bit_generator.state}
+            if dropout_rng is not None:
+                states["dropout"] = dropout_rng.bit_generator.state
+            checkpoint(
+                TrainState(
+                    epoch=epoch,
+                    flat=backend.to_numpy(model.flat),
+                    velocity=backend.to_numpy(optimizer.velocity),
+                    best_flat=backend.to_numpy(best_flat),
+                    best_value=best_value,
+                    best_epoch=best_epoch,
+                    stopped=stopped,
+                    history=history,
+                    rng_states=states,
+                    config_toml=config.to_toml(),
+                )
+            )
         if progress:
             progress(EpochEnd(epoch, t.epochs, record, best_epoch, stopped))
-        if stopped:
-            break
     xp.copyto(model.flat, best_flat)
     return FitResult(history, best_epoch, stopped, time.perf_counter() - start_all)
+
+
+def locate_divergence(
+    model: MLP,
+    optimizer: SGD,
+    data: Prepared,
+    order: np.ndarray,
+    t: Any,
+    dropout_rng: np.random.Generator | None,
+) -> str:
+    """Replay an epoch from its start, checking every batch (a sync per batch, only after a
+    divergence): ", batch B of N: <what became non-finite>", or "" if the replay stays finite."""
+    backend, xp = model.backend, model.backend.xp
+    n = len(order)
+    batches = math.ceil(n / t.batch_size)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for b, start in enumerate(range(0, n, t.batch_size)):
+            idx = backend.asarray(order[start : start + t.batch_size])
+            logits, backward = model.forward(data.X[idx], dropout=t.dropout, rng=dropout_rng)
+            loss, dlogits = softmax_cross_entropy(logits, data.y[idx], t.loss_norm)
+            value = backend.to_float(loss)
+            if not math.isfinite(value):
+                return f", batch {b + 1} of {batches}: the batch loss is {value}"
+            backward(dlogits)
+            optimizer.step()
+            if not bool(xp.isfinite(model.flat).all()):
+                for name, p in model.params.items():
+                    bad = p[~xp.isfinite(p)]
+                    if bad.size:
+                        first = backend.to_float(bad[0])
+                        return (
+                            f", batch {b + 1} of {batches}: parameter {name} became {first} "
+                            f"(batch loss {value:.4g})"
+                        )
+    return ""
 
 
 @dataclass
@@ -272,11 +361,26 @@ def train(
     device: str = "cpu",
     progress: Progress | None = None,
     graph: bool | None = None,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    on_start: Callable[[], None] | None = None,
 ) -> TrainResult:
     """Load data, build the model, fit, and evaluate the best weights on validation and test.
 
     graph: CUDA-graph epochs on CUDA (None: wherever they apply; False: eager), see graph.py.
+    run_dir: write RUN_DIR/checkpoint.npz after every epoch; resume: continue from it (it must
+    belong to this config), so the finished run is bit-identical to an uninterrupted one on CPU.
     """
+    from .checkpoint import NAME, load_checkpoint, save_checkpoint
+
+    state = None
+    if resume:
+        if run_dir is None:
+            raise ConfigError("resume needs the run directory that holds the checkpoint")
+        if (Path(run_dir) / NAME).exists() or (Path(run_dir) / "model.npz").exists():
+            state = load_checkpoint(Path(run_dir) / NAME, config.to_toml())
+        elif progress:  # killed during its first epoch: continuing is starting at epoch 1
+            progress(Notice(f"{run_dir} has no checkpoint yet; training from epoch 1"))
     backend = get_backend(device, config.training.dtype)
     split_rng, init_rng, shuffle_rng, dropout_rng = seeded_rngs(config.training.seed)
     raw = load_raw(config.data.source, config.data.dir or None)
@@ -289,7 +393,10 @@ def train(
     )
     del raw
     model = build_model(config, data.n_features, N_CLASSES, init_rng, backend)
-    result = fit(model, data, config, shuffle_rng, progress, dropout_rng, graph)
+    save = (lambda st: save_checkpoint(Path(run_dir) / NAME, st)) if run_dir is not None else None
+    result = fit(
+        model, data, config, shuffle_rng, progress, dropout_rng, graph, save, state, on_start
+    )
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         val = evaluate(model, data.X, data.y, data.val_rows)
         test = evaluate(model, data.X_test, data.y_test)

@@ -38,6 +38,8 @@ def trained(tmp_path_factory):
 
 def test_train_writes_the_run_directory(trained):
     assert sorted(p.name for p in trained.iterdir()) == [
+        ".lock",  # held (flock) while a training writes here
+        "checkpoint.npz",  # the last epoch's state, for --resume
         "config.toml",
         "history.csv",
         "metrics.json",
@@ -45,7 +47,7 @@ def test_train_writes_the_run_directory(trained):
     ]
     lines = (trained / "history.csv").read_text().splitlines()
     assert (
-        lines[0] == "epoch,train_loss,train_accuracy,val_loss,val_accuracy,seconds"
+        lines[0] == "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds"
         and len(lines) == 3
     )
     metrics = json.loads((trained / "metrics.json").read_text())
@@ -626,7 +628,7 @@ def test_rich_progress_renders_on_a_terminal(monkeypatch):
     assert "epochs" in text and "epoch 2" in text and "best" in text and "2/2" in text
 
 
-def test_ctrl_c_during_training_is_one_line_and_writes_nothing(capsys, tmp_path, monkeypatch):
+def test_ctrl_c_during_training_is_one_line_and_says_how_to_resume(capsys, tmp_path, monkeypatch):
     import netlab.train as T
 
     def interrupted(*args, **kwargs):
@@ -635,8 +637,11 @@ def test_ctrl_c_during_training_is_one_line_and_writes_nothing(capsys, tmp_path,
     monkeypatch.setattr(sys.modules["netlab.train"], "train_epoch", interrupted)
     assert T.train_epoch is interrupted
     code, out, err = run(capsys, "train", "--data", "sample", "--out", str(tmp_path / "r"))
-    assert code == 130 and err.strip() == "error: interrupted; the run's files were not written"
-    assert not (tmp_path / "r").exists()
+    assert code == 130 and len(err.strip().splitlines()) == 1
+    assert err.startswith("error: interrupted;") and f"--resume {tmp_path / 'r'}" in err
+    assert (tmp_path / "r" / "config.toml").is_file() and not (
+        tmp_path / "r" / "model.npz"
+    ).exists()
 
 
 def test_review_findings_give_one_line_errors(capsys, tmp_path, monkeypatch):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
 import typer
 
-from ..errors import NetlabError, OutputExistsError
+from ..errors import OutputExistsError
 from . import options
 from .ui import TrainingProgress, console, notice, pct, print_json, progress_mode
 
@@ -21,6 +22,11 @@ def train(
     ),
     force: bool = typer.Option(
         False, "--force", help="Overwrite files in an existing --out directory."
+    ),
+    resume: Path = typer.Option(
+        None,
+        "--resume",
+        help="Continue the interrupted run in this directory from its last checkpoint.",
     ),
     device: str = options.Device,
     graph: bool = typer.Option(
@@ -79,10 +85,25 @@ def train(
 ) -> None:
     """Train an MLP on Fashion-MNIST and save the best-validation model with its history."""
     from ..config import Config, load_config, with_overrides
-    from ..runs import new_run_dir, write_run
+    from ..errors import ConfigError, Interrupted
+    from ..io import atomic_write
+    from ..runs import new_run_dir, run_lock, write_run
     from ..train import train as run_training
 
-    base = load_config(config) if config is not None else Config()
+    if resume is not None:
+        if config is not None or out is not None or force:
+            raise ConfigError(
+                "--resume continues RUN_DIR with its own config.toml; drop --config, --out and "
+                "--force"
+            )
+        if not (resume / "config.toml").is_file():
+            raise ConfigError(
+                f"{resume} is not a netlab run directory (no config.toml); pass the directory "
+                "of an interrupted netlab train"
+            )
+        base = load_config(resume / "config.toml")
+    else:
+        base = load_config(config) if config is not None else Config()
     cfg = with_overrides(
         base,
         {
@@ -110,21 +131,47 @@ def train(
             "data.normalization": normalization,
         },
     )
-    run_dir = out if out is not None else new_run_dir(Path("runs"), cfg)
-    if run_dir.exists() and not force:
-        raise OutputExistsError(
-            f"run directory {run_dir} exists; pass --force to overwrite it or choose another --out"
+    if resume is not None:
+        run_dir = resume
+    else:
+        run_dir = out if out is not None else new_run_dir(Path("runs"), cfg)
+        taken = run_dir.exists() and (
+            not run_dir.is_dir() or any(p.name != ".lock" for p in run_dir.iterdir())
         )
+        if taken and not force:
+            raise OutputExistsError(
+                f"run directory {run_dir} exists; pass --force to overwrite it, --resume "
+                f"{run_dir} to continue it, or choose another --out"
+            )
     mode = "quiet" if json_out else progress_mode(quiet)
     started = time.time()
-    with TrainingProgress(mode) as progress:
-        result = run_training(cfg, device=device, progress=progress, graph=graph)
-    try:
-        paths = write_run(run_dir, result, started=started, force=force)
-    except KeyboardInterrupt:
-        raise NetlabError(
-            f"interrupted while saving; {run_dir} may be incomplete, train again with --force"
-        ) from None
+    stack = contextlib.ExitStack()
+
+    def start() -> None:
+        """Everything is validated: take the run directory (lock, then the config first, so a
+        run killed from here on can be resumed)."""
+        stack.enter_context(run_lock(run_dir, create=resume is None))
+        if resume is None:
+            text = cfg.to_toml()
+            atomic_write(run_dir / "config.toml", lambda f: f.write(text.encode()), force=True)
+
+    with stack:
+        try:
+            with TrainingProgress(mode) as progress:
+                result = run_training(
+                    cfg, device=device, progress=progress, graph=graph, run_dir=run_dir,
+                    resume=resume is not None, on_start=start,
+                )  # fmt: skip
+            paths = write_run(run_dir, result, started=started, force=True)
+        except KeyboardInterrupt:
+            if not (run_dir / "config.toml").is_file():
+                raise Interrupted(
+                    "interrupted before the first epoch; nothing was written"
+                ) from None
+            raise Interrupted(
+                f"interrupted; {run_dir} keeps its config and the checkpoint of its last finished "
+                f"epoch: netlab train --resume {run_dir} continues"
+            ) from None
     summary = paths["summary"]
     if summary["data_checksums_ok"] is False:
         notice(f"note: the data in {summary['data']} differ from the official Fashion-MNIST files")
