@@ -101,6 +101,9 @@ def load_checkpoint(path: str | Path, config_toml: str) -> TrainState:
     if not path.is_file():
         raise ModelFileError(f"no checkpoint at {path}; this run cannot be resumed")
     try:
+        from .io import npz_members
+
+        npz_members(path, {META: MAX_METADATA_BYTES + 256})  # headers first: sizes are true
         with np.load(path, allow_pickle=False) as z:
             names = set(z.files)
             if names != {*ARRAYS, META}:
@@ -112,7 +115,10 @@ def load_checkpoint(path: str | Path, config_toml: str) -> TrainState:
             arrays = {name: z[name] for name in ARRAYS}
     except ModelFileError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError, KeyError) as e:
+    except (
+        OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError, KeyError,
+        NotImplementedError, RecursionError,
+    ) as e:  # fmt: skip
         raise ModelFileError(f"{bad} ({type(e).__name__}); delete it to start over") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{bad}: not a {FORMAT} file")

@@ -123,6 +123,48 @@ def save_model(path: str | Path, model: MLP, meta: dict, force: bool = False) ->
     atomic_write(Path(path), lambda f: np.savez(f, **arrays), force=force)
 
 
+def npz_members(path: Path, limits: dict[str, int] | None = None) -> dict[str, tuple]:
+    """(shape, dtype) of every array in an .npz, read from the headers only, so nothing is
+    allocated for data the file does not hold.
+
+    Every member must be stored uncompressed (as np.savez writes), hold a plain (non-object)
+    dtype, and be exactly as long as its header declares; `limits` caps a member's byte size
+    (name -> bytes). Raises ValueError naming the first problem.
+    """
+    on_disk = path.stat().st_size
+    out = {}
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            name = info.filename
+            if not name.endswith(".npy"):
+                raise ValueError(f"member {name!r} is not an array")
+            key = name[:-4]
+            if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+                raise ValueError(f"member {key!r} is compressed; netlab writes stored arrays")
+            if info.file_size > on_disk:
+                raise ValueError(f"member {key!r} claims more bytes than the file holds")
+            if limits is not None and key in limits and info.file_size > limits[key]:
+                raise ValueError(f"member {key!r} is larger than {limits[key]} bytes")
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+                elif version == (2, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+                else:
+                    raise ValueError(f"member {key!r} has .npy version {version}")
+                header = f.tell()
+            if dtype.hasobject or dtype.itemsize == 0:
+                raise ValueError(f"member {key!r} holds objects (pickles are never loaded)")
+            count = 1
+            for dim in shape:
+                count *= dim
+            if header + count * dtype.itemsize != info.file_size:
+                raise ValueError(f"member {key!r} is not as long as its header declares")
+            out[key] = (tuple(shape), dtype)
+    return out
+
+
 def _bad(path: Path, what: str) -> ModelFileError:
     return ModelFileError(f"{path}: {what}; pass a model.npz written by `netlab train`")
 
@@ -134,6 +176,12 @@ def read_model_file(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
         raise ModelFileError(f"{path}: no such model file; pass the model.npz of a training run")
     if not zipfile.is_zipfile(path):
         raise _bad(path, "not an .npz file")
+    try:
+        members = npz_members(path, {METADATA_KEY: MAX_METADATA_BYTES + 256})
+    except ValueError as exc:
+        raise _bad(path, str(exc)) from None
+    except (OSError, zipfile.BadZipFile, EOFError, KeyError, NotImplementedError) as exc:
+        raise _bad(path, f"corrupt archive ({exc})") from None
     try:
         with np.load(path, allow_pickle=False) as npz:
             names = set(npz.files)
@@ -160,6 +208,10 @@ def read_model_file(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
                 raise _bad(path, f"unexpected arrays {', '.join(sorted(extra))}")
             arrays = {}
             for name, shape in shapes.items():
+                if members[name][0] != shape:  # checked before reading: no allocation of a lie
+                    raise _bad(
+                        path, f"array {name} has shape {members[name][0]}, metadata says {shape}"
+                    )
                 a = npz[name]
                 if not isinstance(a, np.ndarray):
                     raise _bad(path, f"member {name} is not an array")
@@ -172,7 +224,7 @@ def read_model_file(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
                 arrays[name] = a
     except ValueError as exc:  # object arrays (pickles) and malformed .npy headers land here
         raise _bad(path, f"unreadable array ({exc})") from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+    except (OSError, zipfile.BadZipFile, EOFError, KeyError, NotImplementedError) as exc:
         raise _bad(path, f"corrupt archive ({exc})") from None
     return arrays, meta
 
