@@ -552,6 +552,42 @@ CATALOG = [
         "--workers must be an integer in [1, 256]",
     ),
     (
+        "train --resume of a non-run directory",
+        lambda t, m: ["train", "--resume", str(t)],
+        2,
+        "is not a netlab run directory",
+    ),
+    (
+        "train --resume with --config",
+        lambda t, m: ["train", "--resume", str(t), "--config", _config(t, "")],
+        2,
+        "drop --config",
+    ),
+    (
+        "train dropout of 1",
+        lambda t, m: ["train", "--data", "sample", "--dropout", "1", "--out", str(t / "r")],
+        2,
+        "training.dropout must be a float in [0, 1)",
+    ),
+    (
+        "train unknown schedule",
+        lambda t, m: ["train", "--data", "sample", "--schedule", "step", "--out", str(t / "r")],
+        2,
+        "training.schedule must be one of 'constant', 'cosine'",
+    ),
+    (
+        "plot a missing directory",
+        lambda t, m: ["plot", str(t / "none")],
+        1,
+        "does not exist",
+    ),
+    (
+        "plot to a bad file type",
+        lambda t, m: ["plot", str(m.parent), "--out", str(t / "c.gif")],
+        1,
+        "use a .png, .pdf or .svg file name",
+    ),
+    (
         "reproduce experiments folder missing",
         lambda t, m: ["reproduce", "--experiments", str(t / "none"), "--report", str(t / "r.md")],
         2,
