@@ -2,6 +2,7 @@
 
 RUN_DIR/model.npz      the best-validation model (see io.py)
 RUN_DIR/history.csv    one row per epoch: train/val loss and accuracy, learning rate, seconds
+RUN_DIR/history.jsonl  the same, one JSON object per epoch (stable keys; NaN as null)
 RUN_DIR/config.toml    the resolved config (every field, overrides applied)
 RUN_DIR/metrics.json   the summary: best epoch, validation and test metrics, timing
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -62,6 +64,21 @@ def run_lock(run_dir: Path, create: bool = True) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def history_jsonl(history: list[dict[str, float]]) -> str:
+    """One JSON object per epoch with the HISTORY_FIELDS keys in order; NaN and Inf become null
+    (JSON has no NaN), so every line parses with any JSON reader."""
+    lines = []
+    for record in history:
+        obj = {}
+        for key in HISTORY_FIELDS:
+            value = record.get(key)
+            if isinstance(value, float) and not math.isfinite(value):
+                value = None
+            obj[key] = value
+        lines.append(json.dumps(obj))
+    return "".join(line + "\n" for line in lines)
 
 
 def history_csv(history: list[dict[str, float]]) -> str:
@@ -146,11 +163,13 @@ def write_run(
         },
     )
     paths = {
-        name: run_dir / name for name in ("model.npz", "history.csv", "config.toml", "metrics.json")
+        name: run_dir / name
+        for name in ("model.npz", "history.csv", "history.jsonl", "config.toml", "metrics.json")
     }
     save_model(paths["model.npz"], result.model, meta, force=force)
     texts = {
         "history.csv": history_csv(result.fit.history),
+        "history.jsonl": history_jsonl(result.fit.history),
         "config.toml": cfg.to_toml(),
         "metrics.json": json.dumps(info, indent=2) + "\n",
     }

@@ -139,7 +139,9 @@ def fit(
     """Train `model` on data.train_idx, early-stopping on data.val_idx; restores the best weights.
 
     The best epoch is the one with the highest validation accuracy (or lowest validation loss,
-    per training.monitor); ties keep the earlier epoch. patience = 0 runs every epoch and still
+    per training.monitor); ties keep the earlier epoch. Without a validation split (an empty
+    data.val_idx, as the scikit-learn estimator trains without early stopping) it is the last.
+    patience = 0 runs every epoch and still
     restores the best weights, as the study did; patience = k stops after k epochs without
     improvement.
 
@@ -181,6 +183,7 @@ def fit(
         else None
     )
     backend = model.backend
+    has_val = len(data.val_idx) > 0
     history: list[dict[str, float]] = []
     best_value, best_epoch, best_flat = math.inf, 0, model.flat.copy()
     stopped, first = False, 1
@@ -233,9 +236,9 @@ def fit(
                     dropout_rng=dropout_rng,
                 )
             tr = evaluate(model, data.X, data.y, data.train_rows)
-            va = evaluate(model, data.X, data.y, data.val_rows)
+            va = evaluate(model, data.X, data.y, data.val_rows) if has_val else None
             finite = bool(xp.isfinite(model.flat).all())  # one sync per epoch
-        if not (finite and math.isfinite(tr.loss) and math.isfinite(va.loss)):
+        if not (finite and math.isfinite(tr.loss) and (va is None or math.isfinite(va.loss))):
             xp.copyto(model.flat, start_flat)
             xp.copyto(optimizer.velocity, start_velocity)
             if dropout_rng is not None:
@@ -250,13 +253,16 @@ def fit(
             "epoch": epoch,
             "train_loss": tr.loss,
             "train_accuracy": tr.accuracy,
-            "val_loss": va.loss,
-            "val_accuracy": va.accuracy,
+            "val_loss": va.loss if va else math.nan,
+            "val_accuracy": va.accuracy if va else math.nan,
             "lr": optimizer.lr,
             "seconds": time.perf_counter() - start,
         }
         history.append(record)
-        value = va.loss if t.monitor == "val_loss" else -va.accuracy
+        if va is None:  # no validation split: the last epoch is the result
+            value = -float(epoch)
+        else:
+            value = va.loss if t.monitor == "val_loss" else -va.accuracy
         if value < best_value:
             best_value, best_epoch = value, epoch
             xp.copyto(best_flat, model.flat)

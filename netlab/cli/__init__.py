@@ -18,6 +18,7 @@ from ..errors import NetlabError
 from . import data as data_cmd
 from . import eval as eval_cmd
 from . import experiment as experiment_cmd
+from . import export as export_cmd
 from . import gradcheck as gradcheck_cmd
 from . import plot as plot_cmd
 from . import reproduce as reproduce_cmd
@@ -37,6 +38,7 @@ app.command("eval")(eval_cmd.evaluate)
 app.command("gradcheck")(gradcheck_cmd.gradcheck)
 app.command("experiment")(experiment_cmd.experiment)
 app.command("plot")(plot_cmd.plot)
+app.command("export")(export_cmd.export)
 app.command("reproduce")(reproduce_cmd.reproduce)
 app.add_typer(data_cmd.app, name="data")
 

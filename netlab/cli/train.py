@@ -23,6 +23,11 @@ def train(
     force: bool = typer.Option(
         False, "--force", help="Overwrite files in an existing --out directory."
     ),
+    tensorboard: Path = typer.Option(
+        None,
+        "--tensorboard",
+        help="Also write per-epoch scalars for TensorBoard into this directory.",
+    ),
     resume: Path = typer.Option(
         None,
         "--resume",
@@ -146,6 +151,12 @@ def train(
     mode = "quiet" if json_out else progress_mode(quiet)
     started = time.time()
     stack = contextlib.ExitStack()
+    board = None
+    if tensorboard is not None:
+        from ..logs import TensorBoardLog
+
+        board = TensorBoardLog(tensorboard)
+        stack.callback(board.close)
 
     def start() -> None:
         """Everything is validated: take the run directory (lock, then the config first, so a
@@ -157,7 +168,13 @@ def train(
 
     with stack:
         try:
-            with TrainingProgress(mode) as progress:
+            with TrainingProgress(mode) as shown:
+
+                def progress(event) -> None:
+                    shown(event)
+                    if board is not None:
+                        board(event)
+
                 result = run_training(
                     cfg, device=device, progress=progress, graph=graph, run_dir=run_dir,
                     resume=resume is not None, on_start=start,
