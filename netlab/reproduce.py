@@ -469,8 +469,8 @@ def render_report(
         add("| " + " | ".join(cells) + " |")
     add("")
     add(
-        "The study reports one run per row; netlab's cells are mean ± std over "
-        f"{len(seeds)} seeds. Rows that name the same training (λ = 0, Tanh, 50 × 50 and 2 layers "
+        "The study reports one number per row (no seeds or spread); netlab's cells are mean ± "
+        f"std over {len(seeds)} seeds. Rows that name the same training (λ = 0, Tanh, 50 × 50 and 2 layers "
         "are all the baseline) show the same runs."
     )
     add("")
@@ -669,7 +669,7 @@ def _findings(study: Study, tables: dict) -> list[str]:
             + ": the study's sweet spot does not survive seed averaging."
         )
         add(
-            f'**The {what} "sweet spot".** The study\'s single runs put the 50×50 baseline '
+            f'**The {what} "sweet spot".** The study\'s single numbers put the 50×50 baseline '
             f"{min(study_gaps):.2f} to {max(study_gaps):.2f} points above the other {what}s. "
             f"Averaged over {len(study.experiments[P, name].seeds)} seeds, the baseline's lead "
             "over the same variants (negative: the variant is better) is: "
