@@ -470,8 +470,8 @@ def render_report(
     add("")
     add(
         "The study reports one number per row (no seeds or spread); netlab's cells are mean ± "
-        f"std over {len(seeds)} seeds. Rows that name the same training (λ = 0, Tanh, 50 × 50 and 2 layers "
-        "are all the baseline) show the same runs."
+        f"std over {len(seeds)} seeds. Rows that name the same training (λ = 0, Tanh, 50 × 50 "
+        "and 2 layers are all the baseline) show the same runs."
     )
     add("")
 
