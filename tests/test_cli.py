@@ -42,6 +42,7 @@ def test_train_writes_the_run_directory(trained):
         "checkpoint.npz",  # the last epoch's state, for --resume
         "config.toml",
         "history.csv",
+        "history.jsonl",
         "metrics.json",
         "model.npz",
     ]
@@ -433,7 +434,7 @@ CATALOG = [
         "model object arrays",
         lambda t, m: ["eval", str(_object_array_model(m, t))],
         1,
-        "unreadable array",
+        "holds objects (pickles are never loaded)",
     ),
     (
         "model format version",
@@ -731,4 +732,4 @@ def test_hand_made_npz_members_are_refused(tmp_path, trained, capsys):
                 dst.writestr(item, data)
     code, _, err = run(capsys, "eval", str(bad))
     assert code == 1 and len(err.strip().splitlines()) == 1
-    assert err.startswith("error: ") and "metadata entry is not a JSON byte string" in err
+    assert err.startswith("error: ") and "member 'metadata' is not an array" in err
