@@ -50,10 +50,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         device: "cpu", "cuda", "cuda:N" or "auto"; dtype: "float32" or "float64".
         random_state: seeds the split, the initial weights, the batch order and dropout.
 
-    Attributes after fit: classes_, n_features_in_, n_iter_, loss_curve_ (exact training loss
-    after each epoch), validation_scores_ (validation accuracy per epoch, or None),
-    best_validation_score_, coefs_, intercepts_ (host arrays), history_ (netlab's per-epoch
-    records).
+    Attributes after fit: classes_, n_features_in_, n_iter_, loss_curve_ (mean training loss
+    over each epoch's batches, each measured before its update, as scikit-learn's),
+    validation_scores_ (validation accuracy per epoch, or None), best_validation_score_,
+    coefs_, intercepts_ (host arrays), history_ (netlab's per-epoch records).
     """
 
     def __init__(
@@ -185,7 +185,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             checksums_ok=None,
         )
         model = build_model(config, X.shape[1], len(self.classes_), init_rng, backend)
-        result = fit(model, data, config, shuffle_rng, dropout_rng=dropout_rng)
+        result = fit(
+            model, data, config, shuffle_rng, dropout_rng=dropout_rng, train_metrics="running"
+        )
         state = model.state()
         layers = len(model.sizes) - 1
         self.coefs_ = [state[f"W{i}"] for i in range(1, layers + 1)]

@@ -106,22 +106,37 @@ def train_epoch(
     *,
     dropout: float = 0.0,
     dropout_rng: np.random.Generator | None = None,
-) -> None:
+    running: bool = False,
+) -> tuple[Array, Array] | None:
     """One pass of mini-batch SGD over X[order] (the last batch may be smaller); with dropout,
-    the hidden-unit masks come from dropout_rng."""
+    the hidden-unit masks come from dropout_rng.
+
+    running=True also returns (sum of the batches' cross-entropy, number right) as device
+    scalars, measured on each batch before its update (as scikit-learn's loss_curve_ is): cheaper
+    than a full pass over the training split after the epoch, and not the same number.
+    """
     backend = model.backend
+    xp = backend.xp
     order_dev = backend.asarray(order)  # one transfer per epoch
     n = len(order)
     batch_x = backend.empty((min(batch_size, n), X.shape[1]), dtype=X.dtype)
+    loss_sum = xp.zeros((), dtype=np.float64) if running else None
+    correct = xp.zeros((), dtype=np.int64) if running else None
     for b, start in enumerate(range(0, n, batch_size)):
         idx = order_dev[start : start + batch_size]
         x = backend.take_rows(X, idx, batch_x[: len(idx)])
+        yb = y.take(idx)
         logits, backward = model.forward(x, dropout=dropout, rng=dropout_rng)
-        _, dlogits = softmax_cross_entropy(logits, y.take(idx), loss_norm, need_loss=False)
+        if running:
+            correct += (logits.argmax(axis=1) == yb).sum()
+        loss, dlogits = softmax_cross_entropy(logits, yb, loss_norm, need_loss=running)
+        if running:
+            loss_sum += loss * len(idx)
         backward(dlogits)
         optimizer.step()
         if on_batch is not None:
             on_batch(b)
+    return (loss_sum, correct) if running else None
 
 
 def fit(
@@ -135,6 +150,7 @@ def fit(
     checkpoint: Callable[[TrainState], None] | None = None,
     resume: TrainState | None = None,
     on_start: Callable[[], None] | None = None,
+    train_metrics: str = "exact",
 ) -> FitResult:
     """Train `model` on data.train_idx, early-stopping on data.val_idx; restores the best weights.
 
@@ -151,12 +167,17 @@ def fit(
     resume: such a state to continue from (same config), giving bit-identical results on CPU.
     on_start: called once everything is validated, just before the first epoch (the CLI creates
     the run directory there, so a bad input leaves nothing behind).
+    train_metrics: "exact" (a full pass over the training split after each epoch, what netlab
+    reports everywhere) or "running" (the mean over the epoch's batches, each measured before its
+    update; cheaper; the scikit-learn estimator's loss_curve_; eager training only).
     A NaN or Inf in the losses or the parameters raises TrainingDiverged naming the epoch and the
     first bad batch (found by replaying that epoch from its start), before any checkpoint of it.
     """
     from .graph import GraphEpoch, graph_plan
 
     t = config.training
+    if train_metrics not in ("exact", "running"):
+        raise ConfigError(f"train_metrics must be 'exact' or 'running'; got {train_metrics!r}")
     if t.batch_size > len(data.train_idx):
         raise ConfigError(
             f"training.batch_size must be at most the training split size "
@@ -222,8 +243,9 @@ def fit(
                 runner.run(order, optimizer.lr)
                 if on_batch is not None:
                     on_batch(0)  # one replay per epoch, so one "batch" event
+                sums = None
             else:
-                train_epoch(
+                sums = train_epoch(
                     model,
                     optimizer,
                     data.X,
@@ -234,8 +256,17 @@ def fit(
                     on_batch,
                     dropout=t.dropout,
                     dropout_rng=dropout_rng,
+                    running=train_metrics == "running",
                 )
-            tr = evaluate(model, data.X, data.y, data.train_rows)
+            if sums is not None:
+                n_train = len(data.train_idx)
+                tr = Evaluation(
+                    backend.to_float(sums[0]) / n_train,
+                    backend.to_float(sums[1]) / n_train,
+                    n_train,
+                )
+            else:
+                tr = evaluate(model, data.X, data.y, data.train_rows)
             va = evaluate(model, data.X, data.y, data.val_rows) if has_val else None
             finite = bool(xp.isfinite(model.flat).all())  # one sync per epoch
         if not (finite and math.isfinite(tr.loss) and (va is None or math.isfinite(va.loss))):

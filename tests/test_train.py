@@ -146,3 +146,20 @@ def test_cosine_schedule_is_recorded_and_dropout_is_seeded():
     # Dropout draws from its own generator: the split and the batch order do not change.
     assert a.data.file_rows.tolist() == plain.data.file_rows.tolist()
     assert a.test.accuracy > 0.7
+
+
+def test_running_train_metrics_change_only_what_is_reported():
+    be = netlab.get_backend("cpu", "float64")
+    cfg = sample_config(**{"training.epochs": 2, "training.dtype": "float64"})
+    results = []
+    for mode in ("exact", "running"):
+        data = sample_data(be)
+        model = build_model(cfg, 784, 10, np.random.default_rng(0), be)
+        results.append((fit(model, data, cfg, np.random.default_rng(1), train_metrics=mode), model))
+    (exact, m1), (running, m2) = results
+    np.testing.assert_array_equal(m1.flat, m2.flat)  # the same training
+    assert exact.history[0]["val_loss"] == running.history[0]["val_loss"]
+    assert exact.history[0]["train_loss"] != running.history[0]["train_loss"]
+    assert 0 < running.history[1]["train_accuracy"] <= 1
+    with pytest.raises(ConfigError, match="train_metrics must be"):
+        fit(m1, sample_data(be), cfg, np.random.default_rng(1), train_metrics="sometimes")
