@@ -9,7 +9,7 @@ numbers, every experiment's table and plot, the Figure 3 gradient check, and the
 computed from the runs.
 
 The study's ReLU and leaky-ReLU runs use batch 1 (48,000 updates per epoch). At full length
-(100 epochs) each costs ~15 minutes of one core here, so `batch1_epochs` caps those runs (the
+(100 epochs) each costs 15–18 minutes of one core here, so `batch1_epochs` caps those runs (the
 report says so next to every number it affects); `batch1_epochs=0` runs them at full length.
 """
 
@@ -444,11 +444,12 @@ def render_report(
     if cap:
         add(
             f"- **Batch-1 runs are shortened.** The study trained ReLU and leaky ReLU at lr 1.2e-4 "
-            f"with batch 1: 48,000 updates per epoch, ~9 s per epoch on one core here, ~15 minutes "
-            f"per 100-epoch run. To fit the whole study in under an hour on two cores, "
-            f"`netlab reproduce` runs those variants for {cap} epochs ({cap * 48_000:,} updates, "
-            f"{cap * 48_000 / 37_500:.0f}x the baseline's 37,500); every number they give is "
-            f"marked †. `netlab reproduce --batch1-epochs 0` runs them at full length."
+            "with batch 1: 48,000 updates per epoch, 9–11 s per epoch on one core here, "
+            "15–18 minutes per 100-epoch run. To fit the whole study in under an hour on two "
+            f"cores, `netlab reproduce` runs those variants for {cap} epochs "
+            f"({cap * 48_000:,} updates, {cap * 48_000 / 37_500:.0f}x the baseline's 37,500); "
+            "every number they give is marked †. `netlab reproduce --batch1-epochs 0` runs them "
+            "at full length."
         )
     add("")
 

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         rv = command.main(args=args, prog_name="netlab", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
         if code == 130:  # typer turns Ctrl-C into exit code 130 without a word
-            error("interrupted; the run's files were not written")
+            error("interrupted; finished files are kept, none is left half-written")
     except NetlabError as e:
         error(str(e))
         code = e.exit_code
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         error(e.format_message())
         code = e.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        error("interrupted; the run's files were not written")
+        error("interrupted; finished files are kept, none is left half-written")
         code = 130
     except MemoryError:  # also CuPy's OutOfMemoryError
         error("out of memory; use smaller layers, a smaller batch or another device")
