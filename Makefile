@@ -30,8 +30,8 @@ bench: venv data
 	$(BIN)/python benchmarks/cpu.py $(ARGS)
 
 lint: venv
-	$(BIN)/ruff check netlab tests benchmarks scripts
-	$(BIN)/ruff format --check netlab tests benchmarks scripts
+	$(BIN)/ruff check netlab cli tests benchmarks scripts
+	$(BIN)/ruff format --check netlab cli tests benchmarks scripts
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -23,8 +23,11 @@ import numpy as np
 
 import netlab
 from netlab.config import Config, with_overrides
-from netlab.data import load_raw, prepare
-from netlab.train import build_model, seeded_rngs, train_epoch
+from netlab.data.prepare import prepare
+from netlab.data.sources import load_data
+from netlab.training.epoch import train_epoch
+from netlab.training.loop import seeded_rngs
+from netlab.training.run import build_model
 
 PAUSE = 0.25
 CASES = {
@@ -33,12 +36,12 @@ CASES = {
 }
 
 
-def load_data(source: str):
+def training_split(source: str):
     backend = netlab.get_backend("cpu")
-    split, *_ = seeded_rngs(0)
     data = prepare(
-        load_raw(source), backend, val_fraction=0.2, normalization="standardize", rng=split
-    )
+        load_data(source), backend, val_fraction=0.2, normalization="standardize",
+        rng=seeded_rngs(0).split,
+    )  # fmt: skip
     X = np.ascontiguousarray(data.X[data.train_idx])
     y = data.y_host[data.train_idx]
     return X, y
@@ -58,8 +61,9 @@ class NetlabRunner:
             },
         )
         backend = netlab.get_backend("cpu")
-        _, init_rng, self.rng, _ = seeded_rngs(0)
-        self.model = build_model(config, X.shape[1], 10, init_rng, backend)
+        rngs = seeded_rngs(0)
+        self.rng = rngs.shuffle
+        self.model = build_model(config, X.shape[1], 10, rngs.init, backend)
         self.opt = netlab.SGD(
             self.model.flat,
             self.model.grad_flat,
@@ -170,7 +174,7 @@ def main() -> int:
     except ImportError as exc:
         print(f'error: {exc.name} is missing; pip install -e ".[bench]"', file=sys.stderr)
         return 1
-    X, y = load_data(args.data)
+    X, y = training_split(args.data)
     results = {
         "machine": {
             "python": platform.python_version(),

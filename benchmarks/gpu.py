@@ -35,16 +35,16 @@ def load(source: str):
     """Training split (48,000 rows, standardized) as host arrays; synthetic data of the same shape
     when the real files are absent (speed does not depend on the values)."""
     import netlab
-    from netlab.data import load_raw, prepare
-    from netlab.train import seeded_rngs
+    from netlab.data.prepare import prepare
+    from netlab.data.sources import load_data
+    from netlab.training.loop import seeded_rngs
 
     if source == "synthetic":
         rng = np.random.default_rng(0)
         return rng.standard_normal((48_000, 784)).astype(np.float32), rng.integers(0, 10, 48_000)
-    split, *_ = seeded_rngs(0)
     data = prepare(
-        load_raw(source), netlab.get_backend("cpu"), val_fraction=0.2,
-        normalization="standardize", rng=split,
+        load_data(source), netlab.get_backend("cpu"), val_fraction=0.2,
+        normalization="standardize", rng=seeded_rngs(0).split,
     )  # fmt: skip
     return np.ascontiguousarray(data.X[data.train_rows]), data.y_host[data.train_rows]
 
@@ -71,8 +71,10 @@ def median_epoch(run_epoch, sync, epochs: int) -> float:
 def netlab_runner(case: dict, X, y, graph: bool):
     import netlab
     from netlab.config import Config, with_overrides
-    from netlab.graph import GraphEpoch
-    from netlab.train import build_model, seeded_rngs, train_epoch
+    from netlab.cuda.graph import GraphEpoch
+    from netlab.training.epoch import train_epoch
+    from netlab.training.loop import seeded_rngs
+    from netlab.training.run import build_model
 
     config = with_overrides(
         Config(),
@@ -81,8 +83,9 @@ def netlab_runner(case: dict, X, y, graph: bool):
          "training.batch_size": case["batch_size"], "training.lr": case["lr"]},
     )  # fmt: skip
     be = netlab.get_backend("cuda", "float32")
-    _, init_rng, shuffle_rng, _ = seeded_rngs(0)
-    model = build_model(config, 784, 10, init_rng, be)
+    rngs = seeded_rngs(0)
+    shuffle_rng = rngs.shuffle
+    model = build_model(config, 784, 10, rngs.init, be)
     opt = netlab.SGD(model.flat, model.grad_flat, model.n_weights, lr=case["lr"], momentum=0.9,
                      backend=be)  # fmt: skip
     Xd, yd = be.asarray(X), be.asarray(y)
@@ -175,7 +178,7 @@ def matmul_ceiling(size: int = 8192, repeats: int = 10) -> float:
 def baseline_accuracy(source: str) -> dict:
     """The baseline config for 100 epochs in graph mode on the GPU: test accuracy and time."""
     from netlab.config import Config, with_overrides
-    from netlab.train import train
+    from netlab.training.run import train
 
     if source == "synthetic":
         return {}

@@ -1,4 +1,4 @@
-"""netlab.sklearn.MLPClassifier vs scikit-learn's MLPClassifier on Fashion-MNIST, in one run.
+"""netlab's scikit-learn estimator vs scikit-learn's MLPClassifier on Fashion-MNIST, in one run.
 
     python benchmarks/sklearn_compare.py [--epochs 30] [--json out.json]
 
@@ -31,17 +31,17 @@ def main() -> None:
     from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits
 
-    from netlab.data import load_raw
-    from netlab.sklearn import MLPClassifier
+    from netlab.data.sources import load_data
+    from netlab.integrations.sklearn import MLPClassifier
 
-    raw = load_raw("fashion-mnist")
-    X = raw.train_images.reshape(60_000, -1).astype(np.float32) / np.float32(255)
-    X_test = raw.test_images.reshape(10_000, -1).astype(np.float32) / np.float32(255)
+    raw = load_data("fashion-mnist")
+    X = raw.x_train.reshape(60_000, -1).astype(np.float32) / np.float32(255)
+    X_test = raw.x_test.reshape(10_000, -1).astype(np.float32) / np.float32(255)
     common = {"hidden_layer_sizes": (50, 50), "activation": "tanh", "batch_size": 128,
               "learning_rate_init": 0.012, "momentum": 0.9, "nesterovs_momentum": False,
               "max_iter": args.epochs, "early_stopping": False, "random_state": 0}  # fmt: skip
     models = {
-        "netlab.sklearn.MLPClassifier": MLPClassifier(**common, alpha=0.0),
+        "netlab.integrations.sklearn.MLPClassifier": MLPClassifier(**common, alpha=0.0),
         "sklearn.neural_network.MLPClassifier": SkMLP(
             **common,
             solver="sgd",
@@ -58,9 +58,9 @@ def main() -> None:
         for name, clf in models.items():
             pipe = make_pipeline(StandardScaler(), clf)
             start = time.perf_counter()
-            pipe.fit(X, raw.train_labels)
+            pipe.fit(X, raw.y_train)
             seconds = time.perf_counter() - start
-            accuracy = float(pipe.score(X_test, raw.test_labels))
+            accuracy = float(pipe.score(X_test, raw.y_test))
             results[name] = {"fit_seconds": seconds, "test_accuracy": accuracy,
                              "epochs": int(clf.n_iter_)}  # fmt: skip
             print(f"{name:40s} fit {seconds:7.1f} s  test accuracy {100 * accuracy:.2f}%  "

@@ -1,60 +1,68 @@
 """Run configuration: frozen dataclasses, TOML loading, field-by-field validation and overrides.
 
-A config file has three tables, [model], [training] and [data]; every key is optional and falls
-back to the defaults below (the study's baseline with Xavier init).
+A config file has a schema version and three tables, [model], [training] and [data]; every key is
+optional and falls back to the defaults in schema.py (the study's baseline with Xavier init).
+Two configs are the same run when their parsed, defaults-filled values are equal (`same_run`), so
+a run written before a field existed resumes and is re-used after it is added.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .activations import NAMES as ACTIVATIONS
-from .backend import DTYPES
-from .data import NORMALIZATIONS, SOURCES
 from .errors import ConfigError
-from .layers import INITS, MAX_WIDTH
-from .losses import LOSS_NORMS
-from .optim import SCHEDULES
+from .schema import FIELDS, SCHEMA_VERSION, check_value, cross_check, defaults
 
-MONITORS = ("val_loss", "val_accuracy")
+_M, _T, _D = (defaults(s) for s in ("model", "training", "data"))
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    hidden: tuple[int, ...] = (50, 50)
-    activation: str = "tanh"
-    leaky_slope: float = 0.01
-    init: str = "xavier"
+    hidden: tuple[int, ...] = _M["hidden"]
+    activation: str = _M["activation"]
+    leaky_slope: float = _M["leaky_slope"]
+    init: str = _M["init"]
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    epochs: int = 100
-    batch_size: int = 128
-    lr: float = 0.012
-    schedule: str = "constant"
-    momentum: float = 0.9
-    nesterov: bool = False
-    l2: float = 0.0
-    dropout: float = 0.0
-    loss_norm: str = "batch"
-    patience: int = 0
-    monitor: str = "val_accuracy"
-    seed: int = 0
-    dtype: str = "float32"
+    epochs: int = _T["epochs"]
+    batch_size: int = _T["batch_size"]
+    optimizer: str = _T["optimizer"]
+    lr: float | None = _T["lr"]  # None: the optimizer's default
+    schedule: str = _T["schedule"]
+    momentum: float = _T["momentum"]
+    nesterov: bool = _T["nesterov"]
+    l2: float = _T["l2"]
+    beta1: float = _T["beta1"]
+    beta2: float = _T["beta2"]
+    eps: float = _T["eps"]
+    weight_decay: float = _T["weight_decay"]
+    dropout: float = _T["dropout"]
+    input_dropout: float = _T["input_dropout"]
+    label_smoothing: float = _T["label_smoothing"]
+    augment: tuple[str, ...] = _T["augment"]
+    loss_norm: str = _T["loss_norm"]
+    patience: int = _T["patience"]
+    monitor: str = _T["monitor"]
+    seed: int = _T["seed"]
+    dtype: str = _T["dtype"]
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    source: str = "fashion-mnist"
-    dir: str = ""
-    val_fraction: float = 0.2
-    normalization: str = "standardize"
+    source: str = _D["source"]
+    dir: str = _D["dir"]
+    path: str = _D["path"]
+    val_fraction: float = _D["val_fraction"]
+    normalization: str = _D["normalization"]
+
+
+SECTIONS = {"model": ModelConfig, "training": TrainingConfig, "data": DataConfig}
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,17 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     name: str = "baseline"
 
+    def resolved(self) -> Config:
+        """Defaults that depend on other fields filled in (lr: the optimizer's default)."""
+        if self.training.lr is not None:
+            return self
+        from .nn.optimizers import OPTIMIZERS
+
+        lr = OPTIMIZERS.get(self.training.optimizer).default_lr
+        return dataclasses.replace(self, training=dataclasses.replace(self.training, lr=lr))
+
     def to_dict(self) -> dict[str, dict[str, Any]]:
+        """{section: {key: value}} as given (lr may be None: the optimizer's default)."""
         out = {}
         for section in SECTIONS:
             values = dataclasses.asdict(getattr(self, section))
@@ -72,18 +90,35 @@ class Config:
         return out
 
     def to_toml(self) -> str:
+        """The resolved config as TOML: every field, defaults filled, the schema version."""
         lines = [
             "# netlab config (resolved: every field, overrides applied)",
+            f"schema = {SCHEMA_VERSION}",
             f"name = {_toml_value(self.name)}",
         ]
-        for section, values in self.to_dict().items():
+        for section, values in self.resolved().to_dict().items():
             lines.append(f"\n[{section}]")
             for key, value in values.items():
                 lines.append(f"{key} = {_toml_value(value)}")
         return "\n".join(lines) + "\n"
 
 
-SECTIONS = {"model": ModelConfig, "training": TrainingConfig, "data": DataConfig}
+def same_run(a: Config, b: Config, ignore: tuple[str, ...] = ()) -> bool:
+    """Whether two configs describe the same training (resolved values equal; `ignore` lists
+    "section.key" fields, or "name", to leave out)."""
+    return not config_diff(a, b, ignore)
+
+
+def config_diff(a: Config, b: Config, ignore: tuple[str, ...] = ()) -> list[str]:
+    """The fields in which two configs differ after resolution: ["training.epochs: 3 -> 5", ...]."""
+    ra, rb = a.resolved().to_dict(), b.resolved().to_dict()
+    out = [f"name: {a.name!r} -> {b.name!r}"] if a.name != b.name and "name" not in ignore else []
+    for section, values in ra.items():
+        for key, value in values.items():
+            dotted = f"{section}.{key}"
+            if dotted not in ignore and rb[section][key] != value:
+                out.append(f"{dotted}: {value!r} -> {rb[section][key]!r}")
+    return out
 
 
 def _toml_value(value: Any) -> str:
@@ -96,92 +131,12 @@ def _toml_value(value: Any) -> str:
     return repr(value)
 
 
-# (expected description, check) per key; check returns the normalized value or None if invalid.
-def _int(lo: int, hi: float = math.inf):
-    def check(v: Any) -> int | None:
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            return None
-        return v
-
-    return check
-
-
-def _float(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False):
-    def check(v: Any) -> float | None:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return None
-        v = float(v)
-        if not math.isfinite(v):
-            return None
-        if v < lo or (lo_open and v == lo) or v > hi or (hi_open and v == hi):
-            return None
-        return v
-
-    return check
-
-
-def _choice(options: tuple[str, ...]):
-    def check(v: Any) -> str | None:
-        return v if isinstance(v, str) and v in options else None
-
-    return check
-
-
-def _bool(v: Any) -> bool | None:
-    return v if isinstance(v, bool) else None
-
-
-def _str(v: Any) -> str | None:
-    return v if isinstance(v, str) else None
-
-
-def _hidden(v: Any) -> tuple[int, ...] | None:
-    if not isinstance(v, (list, tuple)) or not v or len(v) > 100:
-        return None
-    if any(isinstance(x, bool) or not isinstance(x, int) or not 1 <= x <= MAX_WIDTH for x in v):
-        return None
-    return tuple(v)
-
-
-def _fmt(options: tuple[str, ...]) -> str:
-    return "one of " + ", ".join(repr(o) for o in options)
-
-
-RULES: dict[str, dict[str, tuple[str, Any]]] = {
-    "model": {
-        "hidden": (
-            f"a non-empty list of at most 100 integers in [1, {MAX_WIDTH}] (hidden layer widths)",
-            _hidden,
-        ),
-        "activation": (_fmt(ACTIVATIONS), _choice(ACTIVATIONS)),
-        "leaky_slope": ("a float in [0, 1)", _float(0.0, 1.0, hi_open=True)),
-        "init": (_fmt(INITS), _choice(INITS)),
-    },
-    "training": {
-        "epochs": ("an integer in [1, 1000000]", _int(1, 1_000_000)),
-        "batch_size": ("an integer in [1, 10000000]", _int(1, 10_000_000)),
-        "lr": ("a float > 0", _float(0.0, math.inf, lo_open=True)),
-        "schedule": (_fmt(SCHEDULES), _choice(SCHEDULES)),
-        "momentum": ("a float in [0, 1)", _float(0.0, 1.0, hi_open=True)),
-        "nesterov": ("true or false", _bool),
-        "l2": ("a float >= 0", _float(0.0, math.inf)),
-        "dropout": (
-            "a float in [0, 1) (share of hidden units dropped per training step)",
-            _float(0.0, 1.0, hi_open=True),
-        ),
-        "loss_norm": (_fmt(LOSS_NORMS), _choice(LOSS_NORMS)),
-        "patience": ("an integer >= 0 (0: never stop early)", _int(0)),
-        "monitor": (_fmt(MONITORS), _choice(MONITORS)),
-        "seed": ("an integer in [0, 2**63)", _int(0, 2**63 - 1)),
-        "dtype": (_fmt(tuple(DTYPES)), _choice(tuple(DTYPES))),
-    },
-    "data": {
-        "source": (_fmt(SOURCES), _choice(SOURCES)),
-        "dir": ("a path string ('' to search the default places)", _str),
-        "val_fraction": ("a float in (0, 1)", _float(0.0, 1.0, lo_open=True, hi_open=True)),
-        "normalization": (_fmt(NORMALIZATIONS), _choice(NORMALIZATIONS)),
-    },
-}
+def _check_name(name: Any, origin: str) -> str:
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_." for c in name):
+        raise ConfigError(
+            f"{origin}: name must be a non-empty string of letters, digits, - _ .; got {name!r}"
+        )
+    return name
 
 
 def config_from_dict(raw: dict[str, Any], origin: str = "config", name: str = "config") -> Config:
@@ -189,45 +144,44 @@ def config_from_dict(raw: dict[str, Any], origin: str = "config", name: str = "c
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: expected tables [model], [training], [data]")
     raw = dict(raw)
+    schema = raw.pop("schema", 1)
+    if isinstance(schema, bool) or not isinstance(schema, int) or not 1 <= schema <= SCHEMA_VERSION:
+        raise ConfigError(
+            f"{origin}: schema must be an integer from 1 to {SCHEMA_VERSION} (this netlab's); "
+            f"got {schema!r}; a newer netlab wrote this file"
+        )
     if "name" in raw:
-        name = raw.pop("name")
-        if (
-            not isinstance(name, str)
-            or not name
-            or not all(c.isalnum() or c in "-_." for c in name)
-        ):
-            raise ConfigError(
-                f"{origin}: name must be a non-empty string of letters, digits, - _ .; got {name!r}"
-            )
+        name = _check_name(raw.pop("name"), origin)
     sections: dict[str, dict[str, Any]] = {}
     for section, values in raw.items():
-        if section not in RULES:
+        if section not in FIELDS:
             raise ConfigError(
                 f"{origin}: unknown section [{section}]; expected one of "
-                f"{', '.join('[' + s + ']' for s in RULES)}"
+                f"{', '.join('[' + s + ']' for s in FIELDS)}"
             )
         if not isinstance(values, dict):
             raise ConfigError(f"{origin}: {section} must be a table ([{section}]), got {values!r}")
-        checked = {}
-        for key, value in values.items():
-            if key not in RULES[section]:
-                raise ConfigError(
-                    f"{origin}: unknown key {section}.{key}; expected one of "
-                    f"{', '.join(RULES[section])}"
-                )
-            expected, check = RULES[section][key]
-            normalized = check(value)
-            if normalized is None:
-                raise ConfigError(f"{origin}: {section}.{key} must be {expected}; got {value!r}")
-            checked[key] = normalized
-        sections[section] = checked
+        sections[section] = {
+            key: check_value(section, key, value, origin) for key, value in values.items()
+        }
     config = Config(
         model=ModelConfig(**sections.get("model", {})),
         training=TrainingConfig(**sections.get("training", {})),
         data=DataConfig(**sections.get("data", {})),
         name=name,
     )
+    cross_check(config, origin)
     return config
+
+
+def config_from_toml(text: str, origin: str = "config", name: str = "config") -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: not valid TOML ({exc}); fix the syntax") from None
+    except RecursionError:
+        raise ConfigError(f"{origin}: nested too deeply to be a netlab config") from None
+    return config_from_dict(raw, origin=origin, name=name)
 
 
 def load_config(path: str | Path) -> Config:
@@ -237,14 +191,12 @@ def load_config(path: str | Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found; pass an existing --config file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory; pass a config file (.toml)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path} ({exc})") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in path.stem) or "config"
-    return config_from_dict(raw, origin=str(path), name=stem)
+    return config_from_toml(text, origin=str(path), name=stem)
 
 
 def with_overrides(config: Config, overrides: dict[str, Any]) -> Config:
@@ -260,5 +212,8 @@ def with_overrides(config: Config, overrides: dict[str, Any]) -> Config:
         section, _, key = dotted.partition(".")
         if section not in raw or key not in raw[section]:
             raise ConfigError(f"unknown config key {dotted}")
+        if dotted == "training.optimizer" and value != raw[section][key]:
+            if overrides.get("training.lr") is None:
+                raw["training"]["lr"] = None  # another optimizer brings its own default rate
         raw[section][key] = list(value) if isinstance(value, tuple) else value
     return config_from_dict(raw, origin="command line")

@@ -15,7 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from netlab.data import FILES, N_CLASSES, find_data, read_idx
+from netlab.data.idx import read_idx
+from netlab.data.locate import STEMS as FILES
+from netlab.data.locate import find_data
+from netlab.data.sources import FASHION_CLASSES, SYSTEM_DIR
+
+N_CLASSES = len(FASHION_CLASSES)
 
 OUT = Path(__file__).resolve().parent.parent / "netlab" / "sample_data"
 PER_CLASS = {"train": 300, "test": 100}
@@ -30,7 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
-    directory, _ = find_data(args.data_dir)
+    directory, _ = find_data(args.data_dir, "fashion-mnist", (SYSTEM_DIR,))
     rng = np.random.default_rng(0)
     sums = []
     for split in ("train", "test"):

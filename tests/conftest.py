@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import netlab
-from netlab.backend import cuda_available
-from netlab.data import SYSTEM_DIR, find_data
+from netlab.data.locate import find_data
+from netlab.data.sources import SYSTEM_DIR
+from netlab.nn.backend import cuda_available
 
 _CUDA = None
 
@@ -25,7 +26,7 @@ def has_cuda() -> bool:
 def pytest_collection_modifyitems(config, items):
     skip_cuda = pytest.mark.skip(reason="needs CuPy and a CUDA GPU")
     for item in items:
-        if "cuda" in item.keywords and not has_cuda():
+        if item.get_closest_marker("cuda") is not None and not has_cuda():
             item.add_marker(skip_cuda)
 
 
@@ -47,7 +48,7 @@ def backend64(device):
 
 def real_data_dir() -> Path | None:
     try:
-        directory, _ = find_data(None)
+        directory, _ = find_data(None, "fashion-mnist", (SYSTEM_DIR,))
     except netlab.DataError:
         return None
     return directory
@@ -69,7 +70,7 @@ def isolated_env(tmp_path, monkeypatch):
     """No $NETLAB_DATA, an empty cache dir and no system dir: discovery finds nothing."""
     monkeypatch.delenv("NETLAB_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr("netlab.data.SYSTEM_DIR", tmp_path / "no-system-data")
+    monkeypatch.setattr("netlab.data.sources.SYSTEM_DIR", tmp_path / "no-system-data")
     return tmp_path
 
 

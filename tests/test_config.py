@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_defaults_are_the_baseline_file():
     cfg = load_config(ROOT / "configs" / "baseline.toml")
-    assert cfg == Config(name="baseline")
+    assert cfg == Config(name="baseline").resolved()
     assert cfg.model.hidden == (50, 50) and cfg.training.lr == 0.012 and cfg.model.init == "xavier"
 
 

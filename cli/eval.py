@@ -1,0 +1,77 @@
+"""`netlab eval MODEL`: test loss, accuracy, per-class accuracy and the confusion matrix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from . import options
+from .ui import console, pct, print_json, table
+
+
+def evaluate(
+    model: Path = typer.Argument(..., help="A model.npz written by `netlab train`."),
+    device: str = options.Device,
+    json_out: bool = options.Json,
+    data: str = typer.Option(
+        None, "--data", help=options.data_help("the data the model was trained on")
+    ),
+    data_dir: str = options.DataDir,
+    plot: Path = typer.Option(None, "--plot", help="Also draw the confusion matrix into this PNG."),
+    l2_penalty: float = typer.Option(
+        None,
+        "--l2-penalty",
+        help="Also report test loss + this λ times the sum of squared weights (a loss that "
+        "includes its L2 term, as the study's may have; default: the model's own l2, if any).",
+    ),
+) -> None:
+    """Evaluate a saved model on the test split."""
+    from ..training.evaluation import evaluate_model_file
+
+    if plot is not None:
+        from ..integrations.plots import check_figure_path
+
+        check_figure_path(plot)  # before the evaluation: a bad path fails at once
+    source, location = options.data_location(data, data_dir)
+    report = evaluate_model_file(
+        model, device=device, source=source, location=location, l2_penalty=l2_penalty
+    )
+    if plot is not None:
+        from ..integrations.plots import plot_confusion
+
+        plot_confusion(
+            report["confusion_matrix"],
+            report["class_names"],
+            plot,
+            title=f"{model} - test split, accuracy {pct(report['test_accuracy'])}",
+        )
+    if json_out:
+        print_json(report)
+        return
+    names = report["class_names"]
+    console.print(
+        f"{report['model']}: test loss {report['test_loss']:.4f}, "
+        f"test accuracy {pct(report['test_accuracy'])} ({report['n_test']} test examples of "
+        f"{report['data_source']})"
+    )
+    if "l2_penalty" in report:
+        console.print(
+            f"test loss with the L2 penalty (λ = {report['l2']:g}): "
+            f"{report['test_loss_with_l2_penalty']:.4f} (penalty {report['l2_penalty']:.4f})"
+        )
+    console.print(
+        table(
+            "Per-class accuracy (test)",
+            ["class", "accuracy"],
+            [[n, pct(a)] for n, a in report["per_class_accuracy"].items()],
+        )
+    )
+    short = [n.split("/")[0][:7] for n in names]
+    console.print(
+        table(
+            "Confusion matrix (test; rows true, columns predicted)",
+            ["true \\ pred", *short],
+            [[names[i], *row] for i, row in enumerate(report["confusion_matrix"])],
+        )
+    )

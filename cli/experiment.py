@@ -1,0 +1,98 @@
+"""`netlab experiment FILE.toml`: every (variant, seed) run of an experiment, then its table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..errors import NetlabError
+from . import options
+from .ui import console, print_json
+
+
+def experiment(
+    file: Path = typer.Argument(..., help="Experiment file (TOML): base config, variants, seeds."),
+    out: Path = typer.Option(None, "--out", "-o", help="Sweep directory (default: runs/<name>)."),
+    workers: int = typer.Option(1, "--workers", "-w", help="Local worker processes."),
+    scheduler: str = typer.Option(
+        None,
+        "--scheduler",
+        help="Dask scheduler address (tcp://host:8786) instead of local workers.",
+    ),
+    blas_threads: int = typer.Option(
+        1, "--blas-threads", help="BLAS threads per run; the same value gives the same numbers."
+    ),
+    device: str = options.Device,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-run lines."),
+    json_out: bool = options.Json,
+) -> None:
+    """Run an experiment (finished runs are skipped, so an interrupted sweep resumes)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..experiments.execute import run_experiment
+    from ..experiments.files import load_experiment, slug
+    from ..experiments.plan import is_finished, plan
+
+    exp = load_experiment(file)
+    out_dir = out if out is not None else Path("runs") / slug(exp.name)
+    specs = plan(exp, out_dir)
+    todo = sum(not is_finished(s, device, blas_threads) for s in specs)
+    show = not (quiet or json_out)
+    # A live bar over the runs on a terminal; one line per finished run everywhere.
+    bar = Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console, disable=not (show and console.is_terminal))  # fmt: skip
+    task = bar.add_task("runs", total=todo)
+    done = {"n": 0}
+
+    def on_done(spec, summary) -> None:
+        done["n"] += 1
+        bar.advance(task)
+        if show:
+            bar.console.print(
+                f"({done['n']}/{todo}) {spec.variant} seed {spec.seed}: "
+                f"test accuracy {100 * summary['test_accuracy']:.2f}% "
+                f"(best epoch {summary['best_epoch']} by validation), "
+                f"{summary['train_seconds']:.1f}s",
+                markup=False,
+            )
+
+    if show:
+        console.print(
+            f"{exp.name}: {len(specs)} runs in {out_dir} ({len(exp.variants)} variants x "
+            f"{len(exp.seeds)} seeds), {len(specs) - todo} already finished",
+            markup=False,
+        )
+    with bar:
+        result = run_experiment(
+            exp,
+            out_dir,
+            workers=workers,
+            scheduler=scheduler,
+            device=device,
+            blas_threads=blas_threads,
+            on_done=on_done,
+        )
+    if json_out:
+        print_json(
+            {
+                "ran": result["ran"],
+                "skipped": result["skipped"],
+                "rows": result["rows"],
+                "csv": str(result["csv"]),
+                "markdown": str(result["markdown"]),
+            }
+        )
+        return
+    console.print(Path(result["markdown"]).read_text(), markup=False)
+    console.print(f"wrote {result['csv']} and {result['markdown']}")
+    try:
+        from ..integrations.plots import histories_under, plot_curves
+
+        groups, _ = histories_under(out_dir)
+        names = {v.name for v in exp.variants}
+        groups = {k: v for k, v in groups.items() if k in names}  # not leftovers of old variants
+        plot_curves(groups, out_dir / "curves.png", title=exp.name)
+        console.print(f"wrote {out_dir / 'curves.png'}")
+    except NetlabError as exc:  # plots are optional (the plots extra)
+        console.print(f"no plot: {exc}")

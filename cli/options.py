@@ -1,0 +1,83 @@
+"""Options shared by several commands; choices and help come from the registries."""
+
+from __future__ import annotations
+
+import typer
+
+from ..data.sources import DATA_SOURCES
+from ..errors import ConfigError
+from ..nn.activations import ACTIVATIONS
+from ..nn.optimizers import OPTIMIZERS
+
+Device = typer.Option("cpu", "--device", "-d", help="cpu, cuda, cuda:N or auto (cuda when usable).")
+Json = typer.Option(False, "--json", help="Print the result as JSON instead of tables.")
+DataDir = typer.Option(
+    None,
+    "--data-dir",
+    help="Directory with the IDX files of fashion-mnist or mnist (else $NETLAB_DATA for "
+    "fashion-mnist, ~/.cache/netlab/<name>, /usr/share/datasets/fashion-mnist).",
+)
+
+
+def activation_help() -> str:
+    return "Hidden-layer activation: " + ACTIVATIONS.choices() + "."
+
+
+def optimizer_help() -> str:
+    lrs = ", ".join(f"{n} {OPTIMIZERS.get(n).default_lr:g}" for n in OPTIMIZERS)
+    return f"Optimizer: {OPTIMIZERS.choices()} (default lr: {lrs})."
+
+
+def data_help(default: str = "") -> str:
+    files = [n for n, e in DATA_SOURCES.items() if e.takes == "file"]
+    names = [n for n, e in DATA_SOURCES.items() if e.takes != "file"]
+    suffixes = ", ".join(s for n in files for s in DATA_SOURCES.get(n).suffixes)
+    text = f"Data: {', '.join(names)}, or a file ({suffixes}; see docs/data.md)."
+    return text + (f" Default: {default}." if default else "")
+
+
+def data_overrides(text: str | None, data_dir: str | None) -> dict[str, str | None]:
+    """--data NAME|FILE and --data-dir DIR as config overrides (source, path, dir of [data])."""
+    from ..data.sources import source_for_path
+
+    if text is None:
+        return {"data.dir": data_dir}
+    if text in DATA_SOURCES:
+        if DATA_SOURCES.get(text).takes == "file":
+            raise ConfigError(f"--data {text} reads a file; pass the file itself: --data my{text}")
+        return {"data.source": text, "data.dir": data_dir, "data.path": ""}
+    source = source_for_path(text)
+    if source is None:
+        raise ConfigError(
+            f"--data {text!r} is neither a data source ({DATA_SOURCES.choices()}) nor a file "
+            "ending in " + ", ".join(s for _, e in DATA_SOURCES.items() for s in e.suffixes)
+        )
+    if data_dir is not None:
+        raise ConfigError("--data-dir is for fashion-mnist and mnist; a data file needs none")
+    return {"data.source": source, "data.path": text, "data.dir": ""}
+
+
+def data_location(text: str | None, data_dir: str | None) -> tuple[str | None, str | None]:
+    """(source or None, location or None) for commands that read data without a config."""
+    if text is None:
+        return None, data_dir
+    over = data_overrides(text, data_dir)
+    return over["data.source"], over.get("data.path") or over.get("data.dir")
+
+
+def parse_ints(text: str | None, what: str) -> tuple[int, ...] | None:
+    """'50,50' -> (50, 50); a usage error naming `what` for anything else."""
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.replace("x", ",").split(",")]
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected comma-separated integers like 50,50; got {text!r}", param_hint=what
+        ) from None
+    if not values or any(v < 1 for v in values):
+        raise typer.BadParameter(
+            f"expected positive integers like 50,50; got {text!r}", param_hint=what
+        )
+    return values

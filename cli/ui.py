@@ -1,0 +1,135 @@
+"""What the CLI shows: the one-line error, tables, JSON, and training progress (rich or plain)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from ..training.progress import BatchEnd, EpochEnd, EpochStart, Notice
+
+# Off a terminal (pipes, CI logs) rich would wrap tables at 80 columns; give them room instead.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def error(message: str) -> None:
+    """One line on stderr: `error: <message>` (no markup, no wrapping, no traceback)."""
+    text = " ".join(str(message).split())
+    print(f"error: {text}", file=sys.stderr, flush=True)
+
+
+def notice(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, allow_nan=True))
+
+
+def pct(x: float) -> str:
+    return f"{100.0 * x:.2f}%"
+
+
+def epoch_line(event: EpochEnd) -> str:
+    r = event.record
+    width = len(str(event.epochs))
+    return (
+        f"epoch {r['epoch']:>{width}}/{event.epochs}  "
+        f"train loss {r['train_loss']:.4f} acc {pct(r['train_accuracy'])}  "
+        f"val loss {r['val_loss']:.4f} acc {pct(r['val_accuracy'])}  "
+        f"best {event.best_epoch}  {r['seconds']:.2f}s"
+        + ("  (early stop)" if event.stopped else "")
+    )
+
+
+class TrainingProgress:
+    """Progress callback for `netlab.train`: rich bars on a terminal, one line per epoch elsewhere.
+
+    Use as a context manager; `mode` is "rich", "plain" or "quiet".
+    """
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.progress: Progress | None = None
+        self.epoch_task = self.batch_task = None
+
+    def __enter__(self) -> TrainingProgress:
+        if self.mode == "rich":
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[metrics]}"),
+                console=console,
+                transient=False,
+            )
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def __call__(self, event: Any) -> None:
+        if self.mode == "quiet":
+            return
+        if isinstance(event, Notice):
+            (self.progress.console if self.progress else console).print(
+                f"note: {event.text}", markup=False
+            )
+            return
+        if self.mode == "plain":
+            if isinstance(event, EpochEnd):
+                print(epoch_line(event), flush=True)
+            return
+        p = self.progress
+        if isinstance(event, EpochStart):
+            if self.epoch_task is None:
+                self.epoch_task = p.add_task("epochs", total=event.epochs, metrics="")
+                self.batch_task = p.add_task("batches", total=event.batches, metrics="")
+            p.reset(self.batch_task, total=event.batches, description=f"epoch {event.epoch}")
+        elif isinstance(event, BatchEnd):
+            p.advance(self.batch_task)
+        elif isinstance(event, EpochEnd):
+            r = event.record
+            metrics = (
+                f"train loss {r['train_loss']:.4f} acc {pct(r['train_accuracy'])} | "
+                f"val loss {r['val_loss']:.4f} acc {pct(r['val_accuracy'])} | "
+                f"best {event.best_epoch}"
+            )
+            p.update(self.epoch_task, completed=event.epoch, metrics=metrics)
+            if event.stopped:
+                p.update(self.epoch_task, total=event.epoch)
+                p.console.print(f"early stop after epoch {event.epoch} (best {event.best_epoch})")
+
+
+def progress_mode(quiet: bool) -> str:
+    if quiet:
+        return "quiet"
+    return "rich" if console.is_terminal else "plain"
+
+
+def table(
+    title: str, columns: list[str], rows: list[list[Any]], justify_right: bool = True
+) -> Table:
+    t = Table(title=title, title_justify="left")
+    for i, c in enumerate(columns):
+        t.add_column(c, justify="right" if justify_right and i > 0 else "left")
+    for row in rows:
+        t.add_row(*[str(v) for v in row])
+    return t

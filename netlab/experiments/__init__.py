@@ -1,0 +1,1 @@
+"""Experiments: experiment files, run plans, executors (local, Dask), results; the study."""

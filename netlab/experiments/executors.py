@@ -1,0 +1,147 @@
+"""Where the runs of an experiment execute: in local worker processes, or on a Dask cluster.
+
+Every executor runs the same `experiment.run_one` on the same picklable RunSpec, in a process whose
+BLAS library uses a fixed number of threads (default 1): OpenBLAS results change in the last bits
+with its thread count, so fixing it makes the same seeds give the same numbers whichever executor
+ran them, and one thread per worker keeps N workers from oversubscribing the cores (a second
+OpenBLAS thread on a busy 2-core machine made epochs erratic: PERFORMANCE-FACTS).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from typing import Any
+
+from ..errors import NetlabError
+from .plan import RunSpec
+from .runner import run_one
+
+OnDone = Callable[[RunSpec, dict[str, Any]], None]
+BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextmanager
+def _blas_env(threads: int):
+    """Set the BLAS thread variables that spawned workers read when they import NumPy."""
+    saved = {k: os.environ.get(k) for k in BLAS_ENV}
+    os.environ.update({k: str(threads) for k in BLAS_ENV})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _failure(spec: RunSpec, exc: BaseException | str) -> str:
+    text = str(exc)
+    return text if text.startswith("run ") else f"run {spec.variant!r} seed {spec.seed}: {text}"
+
+
+def _settle(future: Any, spec: RunSpec, failures: list[str], catch: tuple) -> dict | None:
+    """The run's summary, or None after recording its failure (exceptions in `catch`)."""
+    try:
+        return future.result()
+    except catch as exc:
+        reason = exc if isinstance(exc, NetlabError) else f"{type(exc).__name__}: {exc}"
+        failures.append(_failure(spec, reason))
+        return None
+
+
+def run_local(
+    specs: list[RunSpec], workers: int, device: str, on_done: OnDone | None, blas_threads: int = 1
+) -> list[str]:
+    """Runs in `workers` spawned processes (one process for workers == 1), BLAS threads fixed.
+
+    Returns the failed runs, one line each.
+    """
+    from concurrent.futures.process import BrokenProcessPool
+
+    failures = []
+    context = multiprocessing.get_context("spawn")  # fork after BLAS threads start can deadlock
+    with _blas_env(blas_threads), ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = {pool.submit(run_one, spec, device, blas_threads): spec for spec in specs}
+        try:
+            for future in as_completed(futures):
+                spec = futures[future]
+                summary = _settle(future, spec, failures, (NetlabError,))
+                if summary is None:
+                    continue
+                if on_done:
+                    on_done(spec, summary)
+        except BrokenProcessPool:
+            raise NetlabError(
+                "a worker process died (killed, or out of memory); finished runs are kept, "
+                "run the same command again to resume"
+            ) from None
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return failures
+
+
+def run_dask(
+    specs: list[RunSpec], scheduler: Any, device: str, on_done: OnDone | None, blas_threads: int = 1
+) -> list[str]:
+    """Runs as tasks on a Dask distributed cluster at `scheduler` (an address or a Client).
+
+    The workers write the run directories themselves, so they must see the same filesystem as this
+    machine at the same (absolute) --out path. With a CUDA device each task asks for the worker
+    resource GPU=1: start one worker per GPU with `--resources GPU=1` and CUDA_VISIBLE_DEVICES set
+    to that GPU. BLAS threads are limited inside each task with threadpoolctl (the dask extra).
+    Returns the failed runs, one line each.
+    """
+    try:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+    except ImportError:
+        raise NetlabError(
+            'the Dask executor needs the dask extra; pip install -e ".[dask]" from the checkout'
+        ) from None
+    own = not isinstance(scheduler, Client)
+    try:
+        client = Client(scheduler, timeout=30) if own else scheduler
+    except (OSError, ValueError, TypeError) as exc:
+        raise NetlabError(
+            f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); pass tcp://HOST:PORT"
+        ) from None
+    failures = []
+    try:
+        resources = None
+        if device.startswith("cuda"):
+            workers = client.scheduler_info().get("workers", {}).values()
+            if not any(w.get("resources", {}).get("GPU") for w in workers):
+                raise NetlabError(
+                    "--device cuda on Dask needs workers started with --resources GPU=1 "
+                    "(one per GPU); none of this cluster's workers has that resource"
+                )
+            resources = {"GPU": 1}
+        futures = {
+            client.submit(
+                run_one, spec, device, blas_threads, pure=False, resources=resources
+            ): spec
+            for spec in specs
+        }
+        for future in dask_completed(list(futures)):
+            spec = futures[future]
+            # Also KilledWorker, CancelledError, a worker without netlab, ...
+            summary = _settle(future, spec, failures, (Exception,))
+            if summary is None:
+                continue
+            if not (spec.run_dir / "metrics.json").is_file():
+                raise NetlabError(
+                    f"a Dask worker finished {spec.run_dir} but this machine cannot see it; the "
+                    "workers must share the filesystem holding --out"
+                )
+            if on_done:
+                on_done(spec, summary)
+    finally:
+        if own:
+            client.close()
+    return failures

@@ -1,0 +1,1 @@
+"""The study (the paper this project reproduces): its experiments in two protocols, one report."""

@@ -1,0 +1,1 @@
+"""The math: backend (the only CuPy import), activations, layers, losses, optimizers, schedules."""

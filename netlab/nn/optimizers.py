@@ -1,0 +1,263 @@
+"""Optimizers, one registry entry each: an update of a model's flat parameter buffer, in place.
+
+An optimizer owns its state as named buffers (`state`, each shaped like the parameters) plus a
+step counter (`steps`), so checkpoints save and restore any optimizer the same way. Each entry
+declares its default learning rate, the config fields it reads (`hyper`), and the source of its
+CUDA update kernel (`cuda`, see cuda/kernels.py), or None to train eagerly in graph mode.
+Regularization follows the study where it is called L2 (the gradient gets + 2*l2*W, weights only);
+AdamW's weight decay is decoupled (Loshchilov & Hutter 2019), also on the weights only.
+Importing this module does not import NumPy (CLI help lists it).
+
+The CUDA contract (graph mode, cuda/graph.py): `cuda` defines, for the float type T,
+
+    extern "C" __global__ void update(T* w, T* g, T* s0, T* s1, const double* lr,
+        const long long* t0, long long step, long long n_weights, long long n,
+        double h0, double h1, double h2, double h3, double h4, double h5)
+
+over n parameters (the first n_weights are weights): g the gradients (scratch), s0, s1 the state
+buffers in `buffers` order, lr and t0 (steps taken before the captured epoch) in device memory,
+step this update's 1-based index within the epoch, h0..h5 the values of `cuda_args()`. It must
+round like the NumPy update: a Python float meeting a T array is cast to T first.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+from ..errors import ConfigError
+from ..registry import Registry
+from .arrays import Array, array_module
+
+OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer")
+
+
+def _check(name: str, value: Any, ok: bool, expected: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok:
+        raise ConfigError(f"{name} must be {expected}; got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class. flat: all parameters, one contiguous array whose first `n_weights` entries are
+    weights (the rest biases); grad_flat: their gradients, read (and used as scratch) by step().
+
+    Subclasses set `default_lr`, `hyper` (the config fields they read, with their defaults),
+    `buffers` (names of their state arrays) and implement `update(g)`.
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    default_lr: ClassVar[float] = 0.01
+    hyper: ClassVar[dict[str, Any]] = {}
+    buffers: ClassVar[tuple[str, ...]] = ()
+    cuda: ClassVar[str | None] = None  # CUDA source of `<name>_update`, or None: eager only
+
+    def __init__(
+        self, flat: Array, grad_flat: Array, n_weights: int, *, lr: float, backend: Any, **hyper
+    ) -> None:
+        self.lr = _check("learning rate", lr, isinstance(lr, (int, float)) and lr > 0, "> 0")
+        unknown = set(hyper) - set(self.hyper)
+        if unknown:
+            raise ConfigError(
+                f"{self.name} takes no {', '.join(sorted(unknown))}; its settings are "
+                f"{', '.join(self.hyper) or 'lr only'}"
+            )
+        for key, default in self.hyper.items():
+            setattr(self, key, hyper.get(key, default))
+        self.validate()
+        self.flat, self.grad_flat, self.n_weights = flat, grad_flat, n_weights
+        self.state: dict[str, Array] = {name: backend.zeros(flat.shape) for name in self.buffers}
+        self.steps = 0
+
+    def validate(self) -> None:
+        """Check the hyperparameters (ConfigError naming the bad one)."""
+
+    def cuda_args(self) -> tuple[float, ...]:
+        """h0..h5 of the CUDA update kernel."""
+        return (0.0,) * 6
+
+    def step(self) -> None:
+        """One in-place update from the gradients currently in grad_flat (which it overwrites)."""
+        self.steps += 1
+        self.update(self.grad_flat)
+
+    def update(self, g: Array) -> None:
+        raise NotImplementedError
+
+    def add_l2(self, g: Array, l2: float) -> None:
+        """g += 2 * l2 * w on the weights: the gradient of l2 * sum(w^2) (the study's L2)."""
+        if l2:
+            gw = g[: self.n_weights]
+            gw += (2.0 * l2) * self.flat[: self.n_weights]
+
+
+@OPTIMIZERS.register("sgd")
+class SGD(Optimizer):
+    """SGD with classical (or Nesterov) momentum and the study's L2 term:
+    g <- g + 2 * l2 * w                  (weights only)
+    v <- momentum * v - lr * g
+    w <- w + v                           (classical)
+    w <- w + momentum * v - lr * g       (Nesterov, in the Sutskever et al. 2013 form)
+    """
+
+    summary = "SGD with classical or Nesterov momentum and L2 (the study's)"
+    default_lr = 0.012
+    hyper = {"momentum": 0.0, "nesterov": False, "l2": 0.0}
+    buffers = ("velocity",)
+
+    def validate(self) -> None:
+        self.momentum = _check("momentum", self.momentum, 0 <= self.momentum < 1, "in [0, 1)")
+        self.l2 = _check("l2", self.l2, self.l2 >= 0 and math.isfinite(self.l2), ">= 0")
+        self.nesterov = bool(self.nesterov)
+
+    cuda = r"""
+extern "C" __global__ void update(T* __restrict__ w, T* __restrict__ g, T* __restrict__ v,
+    T* __restrict__ unused, const double* __restrict__ lr, const long long* __restrict__ t0,
+    long long step, long long n_weights, long long n, double momentum, double l2x2,
+    double nesterov, double h3, double h4, double h5)
+{
+    const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    const T mu = (T)momentum;
+    T gi = g[i];
+    if (i < n_weights) gi = gi + (T)l2x2 * w[i];
+    gi = gi * (T)lr[0];
+    if (momentum == 0.0) { w[i] = w[i] - gi; return; }
+    const T vi = v[i] * mu - gi;
+    v[i] = vi;
+    if (nesterov != 0.0) { const T t = w[i] + mu * vi; w[i] = t - gi; }
+    else w[i] = w[i] + vi;
+}
+"""
+
+    def cuda_args(self) -> tuple[float, ...]:
+        return (self.momentum, 2.0 * self.l2, float(self.nesterov), 0.0, 0.0, 0.0)
+
+    @property
+    def velocity(self) -> Array:
+        return self.state["velocity"]
+
+    def update(self, g: Array) -> None:
+        v = self.state["velocity"]
+        self.add_l2(g, self.l2)
+        g *= self.lr  # g now holds lr * g
+        if self.momentum:
+            v *= self.momentum
+            v -= g
+            if self.nesterov:
+                self.flat += self.momentum * v
+                self.flat -= g
+            else:
+                self.flat += v
+        else:
+            self.flat -= g
+
+
+class _AdamBase(Optimizer):
+    """Adam (Kingma & Ba 2015) in PyTorch's arithmetic, step t = 1, 2, ...:
+    m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g^2
+    w <- w - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+    """
+
+    default_lr = 1e-3
+    buffers = ("m", "v")
+    decoupled = False  # AdamW: weight decay applied to w, not added to g
+    _CUDA = r"""
+extern "C" __global__ void update(T* __restrict__ w, T* __restrict__ g, T* __restrict__ m,
+    T* __restrict__ v, const double* __restrict__ lr, const long long* __restrict__ t0,
+    long long step, long long n_weights, long long n, double beta1, double beta2, double eps,
+    double l2x2, double decay, double h5)
+{
+    const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    const double t = (double)(t0[0] + step);
+    T gi = g[i];
+    if (i < n_weights) {
+        if (DECOUPLED) w[i] = w[i] * (T)(1.0 - lr[0] * decay);
+        else gi = gi + (T)l2x2 * w[i];
+    }
+    const T mi = m[i] * (T)beta1 + (T)(1.0 - beta1) * gi;
+    const T g2 = gi * gi * (T)(1.0 - beta2);
+    const T vi = v[i] * (T)beta2 + g2;
+    m[i] = mi;
+    v[i] = vi;
+    const T denom = sqrt(vi) * (T)(1.0 / sqrt(1.0 - pow(beta2, t))) + (T)eps;
+    w[i] = w[i] - (mi / denom) * (T)(lr[0] / (1.0 - pow(beta1, t)));
+}
+"""
+
+    def validate(self) -> None:
+        self.beta1 = _check("beta1", self.beta1, 0 <= self.beta1 < 1, "in [0, 1)")
+        self.beta2 = _check("beta2", self.beta2, 0 <= self.beta2 < 1, "in [0, 1)")
+        self.eps = _check("eps", self.eps, self.eps > 0 and math.isfinite(self.eps), "> 0")
+
+    def adam_update(self, g: Array) -> None:
+        m, v, t = self.state["m"], self.state["v"], self.steps
+        m *= self.beta1
+        m += (1.0 - self.beta1) * g
+        v *= self.beta2
+        g *= g
+        g *= 1.0 - self.beta2
+        v += g
+        xp = array_module(g)
+        denom = xp.sqrt(v, out=g)  # g is no longer needed: it holds sqrt(v)/sqrt(bc2) + eps
+        denom *= 1.0 / math.sqrt(1.0 - self.beta2**t)
+        denom += self.eps
+        xp.divide(m, denom, out=denom)  # then m / denom, then times the step: no temporary
+        denom *= self.lr / (1.0 - self.beta1**t)
+        self.flat -= denom
+
+
+@OPTIMIZERS.register("adam")
+class Adam(_AdamBase):
+    summary = "Adam with L2 added to the gradient (like the study's 2*l2*W)"
+    hyper = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "l2": 0.0}
+    cuda = "#define DECOUPLED 0\n" + _AdamBase._CUDA
+
+    def cuda_args(self) -> tuple[float, ...]:
+        return (self.beta1, self.beta2, self.eps, 2.0 * self.l2, 0.0, 0.0)
+
+    def validate(self) -> None:
+        super().validate()
+        self.l2 = _check("l2", self.l2, self.l2 >= 0 and math.isfinite(self.l2), ">= 0")
+
+    def update(self, g: Array) -> None:
+        self.add_l2(g, self.l2)
+        self.adam_update(g)
+
+
+@OPTIMIZERS.register("adamw")
+class AdamW(_AdamBase):
+    summary = "Adam with decoupled weight decay: w <- w - lr * weight_decay * w (weights only)"
+    hyper = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01}
+    cuda = "#define DECOUPLED 1\n" + _AdamBase._CUDA
+
+    def cuda_args(self) -> tuple[float, ...]:
+        return (self.beta1, self.beta2, self.eps, 0.0, self.weight_decay, 0.0)
+
+    def validate(self) -> None:
+        super().validate()
+        wd = self.weight_decay
+        self.weight_decay = _check("weight_decay", wd, wd >= 0 and math.isfinite(wd), ">= 0")
+
+    def update(self, g: Array) -> None:
+        if self.weight_decay:
+            w = self.flat[: self.n_weights]
+            w *= 1.0 - self.lr * self.weight_decay
+        self.adam_update(g)
+
+
+def make_optimizer(name: str, model: Any, lr: float | None, settings: dict[str, Any]) -> Optimizer:
+    """The optimizer `name` for `model`'s parameters: lr None takes the optimizer's default, and
+    of `settings` (field -> value, e.g. a config's training fields) it reads its own `hyper`."""
+    cls = OPTIMIZERS.get(name)
+    hyper = {k: settings[k] for k in cls.hyper if k in settings}
+    return cls(
+        model.flat,
+        model.grad_flat,
+        model.n_weights,
+        lr=cls.default_lr if lr is None else lr,
+        backend=model.backend,
+        **hyper,
+    )

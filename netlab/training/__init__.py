@@ -1,0 +1,1 @@
+"""Training: the loop, one epoch, checkpoints, evaluation, gradient check, progress events."""

@@ -1,0 +1,128 @@
+"""`netlab reproduce`: the study's eight experiment files end to end, on the shipped sample.
+
+The real experiment files are copied with two overrides (1 epoch, the sample data) and 2 seeds, so
+the whole pipeline (plan, dedup of identical runs, execution, tables, figures, report, resume) runs
+in seconds; the full-length numbers are in docs/reproduction.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from netlab.errors import ConfigError
+from netlab.experiments.study.plan import FIGURE1, plan_study, reproduce
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory) -> Path:
+    """configs/ copied, every experiment cut to 1 epoch on the sample with seeds [0, 1]."""
+    root = tmp_path_factory.mktemp("study")
+    shutil.copytree(ROOT / "configs", root / "configs")
+    for path in (root / "configs" / "experiments").glob("*/*.toml"):
+        text = path.read_text().replace("seeds = 3", "seeds = 2")
+        text += '\n[overrides]\ntraining = { epochs = 1 }\ndata = { source = "sample" }\n'
+        path.write_text(text)
+    return root
+
+
+@pytest.fixture(scope="module")
+def reproduced(study_dir):
+    report = study_dir / "docs" / "reproduction.md"
+    report.parent.mkdir()
+    result = reproduce(
+        experiments_dir=study_dir / "configs" / "experiments",
+        out_dir=study_dir / "runs",
+        report=report,
+        workers=2,
+        batch1_epochs=1,
+    )
+    return result, report
+
+
+def test_plan_shares_identical_runs_and_caps_batch1(study_dir):
+    study = plan_study(study_dir / "configs" / "experiments", study_dir / "plan", batch1_epochs=1)
+    planned = [s for specs in study.specs.values() for s in specs]
+    unique = study.unique_specs()
+    # The tanh 50x50 baseline is in all four experiments of each protocol: 3 copies x 2 seeds x 2.
+    assert len(planned) - len(unique) == 12
+    tanh = study.canonical[study_dir / "plan" / "paper-activations" / "tanh" / "seed0"]
+    assert tanh == study_dir / "plan" / "paper-regularization" / "l2-0" / "seed0"
+    batch1 = [s for s in planned if s.config.training.batch_size == 1]
+    assert len(batch1) == 8 and all(s.config.training.epochs == 1 for s in batch1)
+    # Paper and corrected runs never share (different init).
+    assert all(
+        study.canonical[s.run_dir].parent.parent.name.split("-")[0]
+        == s.run_dir.parent.parent.name.split("-")[0]
+        for s in planned
+    )
+
+
+def test_report_has_every_figure1_number_and_plots(reproduced):
+    result, report = reproduced
+    text = report.read_text()
+    assert result["ran"] == 60 and result["reused"] == 0 and result["copied"] == 12
+    for label, loss, acc, _, _ in FIGURE1:
+        row = next(line for line in text.splitlines() if line.startswith(f"| {label} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1] == f"{loss:.2f}" and cells[2] == f"{acc:.2f}%"
+        # paper and corrected accuracy and loss: "mean ± std" each, from 2 seeds
+        assert all(re.fullmatch(r"\d+\.\d+ ± \d+\.\d+( †)?", c) for c in cells[3:]), row
+    assert "## The study's Figure 3: gradient check" in text
+    assert text.count("| Hidden to output |") == 2
+    figures = sorted((report.parent / "reproduction").glob("*.png"))
+    assert len(figures) == 8 and all(f.stat().st_size > 10_000 for f in figures)
+    for f in figures:
+        assert f"](reproduction/{f.name})" in text
+
+
+def test_copied_runs_name_their_source(reproduced, study_dir):
+    run = study_dir / "runs" / "corrected-depth" / "hidden-50x50" / "seed1"
+    info = json.loads((run / "metrics.json").read_text())
+    source = Path(info["same_run_as"])
+    assert source == study_dir / "runs" / "corrected-regularization" / "l2-0" / "seed1"
+    assert info["variant"] == "hidden=50x50"
+    assert (run / "history.csv").read_text() == (source / "history.csv").read_text()
+    assert 'name = "hidden-50x50"' in (run / "config.toml").read_text()
+
+
+def test_rerun_resumes_without_training(reproduced, study_dir):
+    _, report = reproduced
+    before = report.read_text()
+    again = reproduce(
+        experiments_dir=study_dir / "configs" / "experiments",
+        out_dir=study_dir / "runs",
+        report=report,
+        workers=1,
+        batch1_epochs=1,
+    )
+    assert again["ran"] == 0 and again["reused"] == 60 and again["copied"] == 0
+    assert report.read_text() == before  # nothing trained, nothing changes
+    (log,) = (study_dir / "runs" / "invocations.jsonl").read_text().splitlines()
+    record = json.loads(log)
+    assert record["command"] == "netlab reproduce --workers 2 --batch1-epochs 1"
+    assert record["trained"] == 60 and record["failed"] == 0
+    assert f"`{record['command']}`, started {record['started']}: 60 runs in" in before
+
+
+def test_bad_inputs_fail_before_any_run(tmp_path, study_dir):
+    with pytest.raises(ConfigError, match="not found; run from the netlab checkout"):
+        plan_study(tmp_path, tmp_path / "out")
+    with pytest.raises(ConfigError, match="--batch1-epochs must be an integer >= 0"):
+        plan_study(study_dir / "configs" / "experiments", tmp_path / "out", batch1_epochs=-1)
+    broken = tmp_path / "exps"
+    shutil.copytree(study_dir / "configs", tmp_path / "configs")
+    broken = tmp_path / "configs" / "experiments"
+    depth = broken / "paper" / "depth.toml"
+    depth.write_text(depth.read_text().replace("[47, 47, 47]", "[40, 40, 40]"))
+    with pytest.raises(ConfigError, match="has no variant 'hidden=47x47x47'"):
+        plan_study(broken, tmp_path / "out")
+    with pytest.raises(ConfigError, match="must be a Markdown file"):
+        reproduce(experiments_dir=broken, out_dir=tmp_path / "o", report=tmp_path / "r.txt")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "o").exists()
