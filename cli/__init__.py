@@ -20,6 +20,7 @@ from . import eval as eval_cmd
 from . import experiment as experiment_cmd
 from . import export as export_cmd
 from . import gradcheck as gradcheck_cmd
+from . import options
 from . import plot as plot_cmd
 from . import reproduce as reproduce_cmd
 from . import train as train_cmd
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `netlab` command; returns (and exits with) the exit code."""
     exc = _click_exceptions()
     command = typer.main.get_command(app)
+    options.refresh_registry_help(command)
     args = sys.argv[1:] if argv is None else argv
     try:
         rv = command.main(args=args, prog_name="netlab", standalone_mode=False)

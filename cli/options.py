@@ -19,11 +19,11 @@ DataDir = typer.Option(
 )
 
 
-def activation_help() -> str:
+def activation_help(default: str = "") -> str:
     return "Hidden-layer activation: " + ACTIVATIONS.choices() + "."
 
 
-def optimizer_help() -> str:
+def optimizer_help(default: str = "") -> str:
     lrs = ", ".join(f"{n} {OPTIMIZERS.get(n).default_lr:g}" for n in OPTIMIZERS)
     return f"Optimizer: {OPTIMIZERS.choices()} (default lr: {lrs})."
 
@@ -34,6 +34,24 @@ def data_help(default: str = "") -> str:
     suffixes = ", ".join(s for n in files for s in DATA_SOURCES.get(n).suffixes)
     text = f"Data: {', '.join(names)}, or a file ({suffixes}; see docs/data.md)."
     return text + (f" Default: {default}." if default else "")
+
+
+# Options whose help lists a registry: recomputed whenever the command line is built (main()), so an
+# entry registered after import (a plugin module) is listed too.
+REGISTRY_HELP = {"activation": activation_help, "optimizer": optimizer_help, "data": data_help}
+
+
+def refresh_registry_help(command) -> None:
+    """Rewrite the help of registry-backed options in a click command tree from the registries."""
+    for param in getattr(command, "params", []):
+        text = REGISTRY_HELP.get(param.name)
+        old = getattr(param, "help", None) or ""
+        if text is None or old.split(":")[0] != text("").split(":")[0]:
+            continue  # not a registry-backed help text (e.g. gradcheck's own --data)
+        default = old.split(" Default: ")[1].rstrip(".") if " Default: " in old else ""
+        param.help = text(default)
+    for sub in getattr(command, "commands", {}).values():
+        refresh_registry_help(sub)
 
 
 def data_overrides(text: str | None, data_dir: str | None) -> dict[str, str | None]:

@@ -171,8 +171,8 @@ def _read_csv(path: Path) -> tuple[Any, Any, Any]:
     except ValueError:
         bad = next(v for v in y_text if not v.strip().lstrip("-").isdigit())
         raise DataError(
-            f"{path}: the label column {header[label]!r} holds {bad!r}; labels must be integers "
-            "0..C-1"
+            f"{path}: the label column {header[label]!r} holds {str(bad)!r}; labels must be "
+            "integers 0..C-1"
         ) from None
     if s is not None:
         s = np.char.strip(np.char.lower(s.astype(str)))

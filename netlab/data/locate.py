@@ -67,8 +67,8 @@ def find_data(
     for directory, how in candidates:
         if directory.is_dir() and not missing(directory):
             return directory, how
-    if data_dir is not None or len(candidates) == 1:
-        directory, how = candidates[0]
+    directory, how = candidates[0]
+    if how in ("--data-dir", f"${ENV}"):  # an explicit place is the only one searched
         if directory.is_file():
             raise DataError(
                 f"data directory {directory} (from {how}) is a file; pass the directory that "

@@ -138,7 +138,8 @@ def load_checkpoint(path: str | Path, config: Any) -> TrainState:
         )
     _check_config(path, meta.get("config_toml"), config)
     if version == 1:  # netlab 0.2: SGD's velocity under its own name
-        arrays = {**arrays, OPT_PREFIX + "velocity": arrays.pop("velocity", None)}
+        velocity = arrays.pop("velocity", None)
+        arrays[OPT_PREFIX + "velocity"] = velocity
         meta = {**meta, "optimizer": "sgd", "optimizer_steps": 0}
     expected = {*ARRAYS} | {n for n in arrays if n.startswith(OPT_PREFIX)}
     if set(arrays) != expected or not set(ARRAYS) <= set(arrays):
