@@ -138,8 +138,9 @@ def test_a_new_optimizer_trains_checkpoints_and_resumes_bit_for_bit(plugin, tmp_
     from netlab.config import Config, with_overrides
     from netlab.training.run import train
 
-    cfg = with_overrides(Config(), {"data.source": "sample", "training.epochs": 3,
-                                    "model.hidden": (16,), "training.optimizer": "rmsprop_t"})  # fmt: skip
+    settings = {"data.source": "sample", "training.epochs": 3, "model.hidden": (16,),
+                "training.optimizer": "rmsprop_t"}  # fmt: skip
+    cfg = with_overrides(Config(), settings)
     assert cfg.resolved().training.lr == 1e-3  # its own default rate
     saved, real = {}, C.save_checkpoint
 

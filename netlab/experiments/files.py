@@ -177,7 +177,11 @@ def resolve(experiment: Experiment, variant: Variant, seed: int) -> Config:
     """The full config of one run: base, then overrides, then the variant, then the seed."""
     raw: dict[str, Any] = experiment.base.to_dict()
     raw["name"] = slug(variant.name).replace("+", "p")
-    for dotted, value in {**experiment.overrides, **variant.overrides}.items():
+    merged = {**experiment.overrides, **variant.overrides}
+    new_optimizer = merged.get("training.optimizer", raw["training"]["optimizer"])
+    if new_optimizer != raw["training"]["optimizer"] and "training.lr" not in merged:
+        raw["training"]["lr"] = None  # another optimizer brings its own default rate
+    for dotted, value in merged.items():
         section, _, key = dotted.partition(".")
         if key not in raw[section]:
             raise ConfigError(
