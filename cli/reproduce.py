@@ -30,9 +30,16 @@ def reproduce(
         1, "--blas-threads", help="BLAS threads per run; the same value gives the same numbers."
     ),
     batch1_epochs: int = typer.Option(
-        10,
+        0,
         "--batch1-epochs",
-        help="Epochs of the study's batch-1 ReLU runs (~9 s each on one core); 0 = full length.",
+        help="Cap the study's batch-1 ReLU runs at this many epochs (marked † in the report); "
+        "0 = the study's full 100.",
+    ),
+    report_only: bool = typer.Option(
+        False,
+        "--report-only",
+        help="Train nothing: re-render the report, tables and figures from the runs archived "
+        "beside it (REPORT's folder/runs).",
     ),
     device: str = options.Device,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-run lines."),
@@ -41,7 +48,7 @@ def reproduce(
     """Reproduce the study (resumable: finished runs are kept) and write the report."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..experiments.study.plan import reproduce as run_study
+    from ..experiments.study.run import reproduce as run_study
 
     show = not (quiet or json_out)
     bar = Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -84,6 +91,7 @@ def reproduce(
             device=device,
             blas_threads=blas_threads,
             batch1_epochs=batch1_epochs,
+            report_only=report_only,
             on_done=on_done,
             on_start=on_start,
         )

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from netlab.errors import ConfigError
-from netlab.experiments.study.plan import FIGURE1, plan_study, reproduce
+from netlab.experiments.study.plan import FIGURE1, plan_study
+from netlab.experiments.study.run import reproduce
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,7 +27,7 @@ def study_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("study")
     shutil.copytree(ROOT / "configs", root / "configs")
     for path in (root / "configs" / "experiments").glob("*/*.toml"):
-        text = path.read_text().replace("seeds = 3", "seeds = 2")
+        text = path.read_text().replace("seeds = 5", "seeds = 2")
         text += '\n[overrides]\ntraining = { epochs = 1 }\ndata = { source = "sample" }\n'
         path.write_text(text)
     return root
@@ -51,11 +52,13 @@ def test_plan_shares_identical_runs_and_caps_batch1(study_dir):
     planned = [s for specs in study.specs.values() for s in specs]
     unique = study.unique_specs()
     # The tanh 50x50 baseline is in all four experiments of each protocol: 3 copies x 2 seeds x 2.
-    assert len(planned) - len(unique) == 12
+    assert len(planned) - len(unique) == 12 and len(unique) == 76
     tanh = study.canonical[study_dir / "plan" / "paper-activations" / "tanh" / "seed0"]
     assert tanh == study_dir / "plan" / "paper-regularization" / "l2-0" / "seed0"
     batch1 = [s for s in planned if s.config.training.batch_size == 1]
     assert len(batch1) == 8 and all(s.config.training.epochs == 1 for s in batch1)
+    full = plan_study(study_dir / "configs" / "experiments", study_dir / "plan")  # the default
+    assert all(s.config.training.epochs == 1 for s in full.unique_specs())  # not capped further
     # Paper and corrected runs never share (different init).
     assert all(
         study.canonical[s.run_dir].parent.parent.name.split("-")[0]
@@ -67,19 +70,74 @@ def test_plan_shares_identical_runs_and_caps_batch1(study_dir):
 def test_report_has_every_figure1_number_and_plots(reproduced):
     result, report = reproduced
     text = report.read_text()
-    assert result["ran"] == 60 and result["reused"] == 0 and result["copied"] == 12
+    assert result["ran"] == 76 and result["reused"] == 0 and result["copied"] == 12
     for label, loss, acc, _, _ in FIGURE1:
         row = next(line for line in text.splitlines() if line.startswith(f"| {label} |"))
         cells = [c.strip() for c in row.strip("|").split("|")]
-        assert cells[1] == f"{loss:.2f}" and cells[2] == f"{acc:.2f}%"
-        # paper and corrected accuracy and loss: "mean ± std" each, from 2 seeds
-        assert all(re.fullmatch(r"\d+\.\d+ ± \d+\.\d+( †)?", c) for c in cells[3:]), row
+        assert cells[1] == f"{acc:.2f}%" and cells[2] == f"{loss:.2f}"
+        # validation and test, each protocol: "mean ± std" from 2 seeds
+        for c in cells[3:5] + cells[7:9]:
+            assert re.fullmatch(r"\d+\.\d+ ± \d+\.\d+( †)?", c), row
+        for diff, verdict in ((cells[5], cells[6]), (cells[9], cells[10])):
+            if diff == "baseline":
+                continue
+            low, high = (
+                float(v) for v in re.fullmatch(r"[+-]\d+\.\d+ \[(\S+), (\S+)\]", diff).groups()
+            )
+            expected = (
+                "better"
+                if low > 0
+                else "worse"
+                if high < 0
+                else "no difference detectable with 2 seeds"
+            )
+            assert verdict == expected, row  # the wording follows the interval
     assert "## The study's Figure 3: gradient check" in text
     assert text.count("| Hidden to output |") == 2
     figures = sorted((report.parent / "reproduction").glob("*.png"))
-    assert len(figures) == 8 and all(f.stat().st_size > 10_000 for f in figures)
+    assert len(figures) == 12 and all(f.stat().st_size > 10_000 for f in figures)
     for f in figures:
         assert f"](reproduction/{f.name})" in text
+    runs = sorted((report.parent / "reproduction" / "runs").glob("*/*/seed*"))
+    assert len(runs) == 88
+    assert {p.name for p in runs[0].iterdir()} == {
+        "metrics.json",
+        "history.csv",
+        "config.toml",
+        "weights.json",
+    }
+
+
+def test_report_only_renders_the_same_report_from_the_archive(reproduced, study_dir, tmp_path):
+    """The archive beside the report holds every number: with the runs gone, --report-only writes
+    the same report."""
+    _, report = reproduced
+    before = report.read_text()
+    shutil.move(study_dir / "runs", tmp_path / "runs-moved")
+    try:
+        again = reproduce(experiments_dir=study_dir / "configs" / "experiments",
+                          out_dir=study_dir / "runs", report=report, report_only=True)  # fmt: skip
+        assert again["ran"] == 0 and report.read_text() == before
+        assert not (study_dir / "runs").exists()
+    finally:
+        shutil.move(tmp_path / "runs-moved", study_dir / "runs")
+
+
+def test_shortened_mark_follows_the_runs_not_the_variant_name():
+    """† marks a variant whose runs ran fewer epochs than its file asks for (capped batch-1
+    runs), never a "batch 128" row (the old test matched "batch 1" inside "batch 128")."""
+    from netlab.experiments.study.report import shortened
+    from netlab.experiments.study.results import Record, Results
+
+    study = plan_study(ROOT / "configs" / "experiments", ROOT / "runs" / "unused", batch1_epochs=10)
+    history = lambda n: [{"epoch": e} for e in range(1, n + 1)]  # noqa: E731
+    runs = {"relu, lr 1.2e-4, batch 1": [Record(0, {}, history(10))],
+            "relu, lr 1.2e-2, batch 128": [Record(0, {}, history(100))],
+            "tanh": [Record(0, {"stopped_early": True}, history(40))]}  # fmt: skip
+    results = Results({("paper", "activations"): runs}, study.experiments)
+    mark = {v: shortened(study, results, "paper", "activations", v) for v in runs}
+    assert mark == {"relu, lr 1.2e-4, batch 1": " †", "relu, lr 1.2e-2, batch 128": "",
+                    "tanh": ""}  # fmt: skip
 
 
 def test_copied_runs_name_their_source(reproduced, study_dir):
@@ -102,13 +160,13 @@ def test_rerun_resumes_without_training(reproduced, study_dir):
         workers=1,
         batch1_epochs=1,
     )
-    assert again["ran"] == 0 and again["reused"] == 60 and again["copied"] == 0
+    assert again["ran"] == 0 and again["reused"] == 76 and again["copied"] == 0
     assert report.read_text() == before  # nothing trained, nothing changes
     (log,) = (study_dir / "runs" / "invocations.jsonl").read_text().splitlines()
     record = json.loads(log)
     assert record["command"] == "netlab reproduce --workers 2 --batch1-epochs 1"
-    assert record["trained"] == 60 and record["failed"] == 0
-    assert f"`{record['command']}`, started {record['started']}: 60 runs in" in before
+    assert record["trained"] == 76 and record["failed"] == 0 and record["numpy"]
+    assert f"`{record['command']}` (started {record['started']}): 76 runs in" in before
 
 
 def test_bad_inputs_fail_before_any_run(tmp_path, study_dir):

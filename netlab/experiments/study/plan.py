@@ -8,9 +8,9 @@ OUT/<experiment name>/, and renders docs/reproduction.md: the study's Figure 1 n
 numbers, every experiment's table and plot, the Figure 3 gradient check, and the findings, each
 computed from the runs.
 
-The study's ReLU and leaky-ReLU runs use batch 1 (48,000 updates per epoch). At full length
-(100 epochs) each costs 15–18 minutes of one core here, so `batch1_epochs` caps those runs (the
-report says so next to every number it affects); `batch1_epochs=0` runs them at full length.
+The study's ReLU and leaky-ReLU runs use batch 1 (48,000 updates per epoch); they run at full
+length by default, and `batch1_epochs=N` caps them for a quick look (every number they give is then
+marked as shortened).
 """
 
 from __future__ import annotations
@@ -18,21 +18,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ...errors import ConfigError
-from ..execute import execute, failed_runs_error
 from ..files import Experiment, load_experiment, slug
 from ..plan import RunSpec, plan, read_summary
-from ..results import write_results
 
 PROTOCOLS = ("paper", "corrected")
 EXPERIMENTS = ("regularization", "activations", "topology", "depth")
-DEFAULT_BATCH1_EPOCHS = 10
-INVOCATIONS = "invocations.jsonl"
+DEFAULT_BATCH1_EPOCHS = 0  # full length
 
 
 FIGURE1 = (
@@ -161,120 +156,18 @@ def share_runs(study: Study, device: str = "cpu", blas_threads: int = 1) -> int:
     return copied
 
 
-def reproduce(
-    *,
-    experiments_dir: str | Path | None = None,
-    out_dir: str | Path = "runs/reproduce",
-    report: str | Path = "docs/reproduction.md",
-    workers: int = 1,
-    scheduler: Any = None,
-    device: str = "cpu",
-    blas_threads: int = 1,
-    batch1_epochs: int = DEFAULT_BATCH1_EPOCHS,
-    on_done: Any = None,
-    on_start: Any = None,
-) -> dict[str, Any]:
-    """Run (or resume) every run of the study in both protocols and write the report.
-
-    Returns {"ran", "reused", "copied", "seconds", "report", "figures"}. Raises NetlabError after
-    writing the tables and the report when some runs failed (a re-run retries only those).
-    """
-    report = Path(report)
-    if report.suffix != ".md":
-        raise ConfigError(f"--report must be a Markdown file (.md); got {report}")
-    if not report.parent.is_dir():
-        raise ConfigError(f"cannot write {report}: directory {report.parent} does not exist")
-    study = plan_study(experiments_dir or default_experiments_dir(), out_dir, batch1_epochs)
-    figures_dir = report.with_suffix("")
-    unique = study.unique_specs()
-    if on_start:
-        on_start(study, unique)
-    started = time.perf_counter()
-    todo, failures = execute(
-        unique,
-        workers=workers,
-        scheduler=scheduler,
-        device=device,
-        blas_threads=blas_threads,
-        on_done=on_done,
-    )
-    seconds = time.perf_counter() - started
-    command = " ".join(
-        ["netlab reproduce"]
-        + ([f"--workers {workers}"] if scheduler is None else [f"--scheduler {scheduler}"])
-        + ([f"--batch1-epochs {batch1_epochs}"] if batch1_epochs != DEFAULT_BATCH1_EPOCHS else [])
-        + ([f"--device {device}"] if device != "cpu" else [])
-        + ([f"--blas-threads {blas_threads}"] if blas_threads != 1 else [])
-    )
-    if todo:
-        log_invocation(study.out_dir, command, len(todo), len(failures), seconds)
-    copied = share_runs(study, device, blas_threads)
-    tables = {}
-    for key, exp in study.experiments.items():
-        tables[key] = write_results(exp, study.specs[key], study.out_dir / slug(exp.name))
-    from .figures import draw_figures
-    from .report import render_report
-
-    figures = draw_figures(study, figures_dir)
-    text = render_report(
-        study,
-        tables,
-        figures,
-        report,
-        run_info={
-            "unique": len(unique),
-            "planned": sum(len(v) for v in study.specs.values()),
-            "device": device,
-            "blas_threads": blas_threads,
-            "invocations": read_invocations(study.out_dir),
-        },
-    )
-    from ...files.atomic import atomic_write
-
-    atomic_write(report, lambda f: f.write(text.encode()), force=True)
-    if failures:
-        raise failed_runs_error(failures, len(todo), report)
-    return {
-        "ran": len(todo),
-        "reused": len(unique) - len(todo),
-        "copied": copied,
-        "seconds": seconds,
-        "report": report,
-        "figures": figures,
-    }
+# The variant each comparison is made against: the study's baseline of that experiment, or, for
+# the L2 sweep under the study's literal loss normalization, λ = 0 under the same normalization.
+BASELINES = {
+    "regularization": "l2=0",
+    "activations": "tanh",
+    "topology": "hidden=50x50",
+    "depth": "hidden=50x50",
+}
+CLASSES_BATCH = ", loss_norm=classes_batch"
 
 
-def log_invocation(out_dir: Path, command: str, trained: int, failed: int, seconds: float) -> None:
-    """Append one line to OUT/invocations.jsonl: which command trained how many runs, how long."""
-    record = {
-        "command": command,
-        "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() - seconds)),
-        "trained": trained,
-        "failed": failed,
-        "seconds": round(seconds, 1),
-    }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / INVOCATIONS, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def read_invocations(out_dir: Path) -> list[dict[str, Any]]:
-    try:
-        lines = (out_dir / INVOCATIONS).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    out = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # a line cut short by a kill
-        if isinstance(record, dict) and {
-            "command",
-            "started",
-            "trained",
-            "failed",
-            "seconds",
-        } <= set(record):
-            out.append(record)
-    return out
+def reference_of(experiment: str, variant: str) -> str:
+    if experiment == "regularization" and variant.endswith(CLASSES_BATCH):
+        return "l2=0" + CLASSES_BATCH
+    return BASELINES[experiment]

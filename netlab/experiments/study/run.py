@@ -1,0 +1,152 @@
+"""`netlab reproduce`: train the study's runs (or reuse finished ones), archive their evidence next
+to the report, and render the report, its tables and figures from that archive."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from ...errors import ConfigError
+from ..execute import execute, failed_runs_error
+from ..files import slug
+from ..results import write_results
+from .plan import DEFAULT_BATCH1_EPOCHS, Study, default_experiments_dir, plan_study, share_runs
+
+INVOCATIONS = "invocations.jsonl"
+
+
+def reproduce(
+    *,
+    experiments_dir: str | Path | None = None,
+    out_dir: str | Path = "runs/reproduce",
+    report: str | Path = "docs/reproduction.md",
+    workers: int = 1,
+    scheduler: Any = None,
+    device: str = "cpu",
+    blas_threads: int = 1,
+    batch1_epochs: int = DEFAULT_BATCH1_EPOCHS,
+    report_only: bool = False,
+    on_done: Any = None,
+    on_start: Any = None,
+) -> dict[str, Any]:
+    """Run (or resume) every run of the study in both protocols and write the report; with
+    report_only, render the report from the archive beside it without training anything.
+
+    Returns {"ran", "reused", "copied", "seconds", "report", "figures"}. Raises NetlabError after
+    writing the tables and the report when some runs failed (a re-run retries only those).
+    """
+    report = Path(report)
+    if report.suffix != ".md":
+        raise ConfigError(f"--report must be a Markdown file (.md); got {report}")
+    if not report.parent.is_dir():
+        raise ConfigError(f"cannot write {report}: directory {report.parent} does not exist")
+    study = plan_study(experiments_dir or default_experiments_dir(), out_dir, batch1_epochs)
+    archive_dir = report.with_suffix("") / "runs"
+    if report_only:
+        if not archive_dir.is_dir():
+            raise ConfigError(
+                f"--report-only renders from {archive_dir}, which does not exist; run "
+                "`netlab reproduce` once without it"
+            )
+        figures = _render(study, report, archive_dir)
+        return {
+            "ran": 0,
+            "reused": 0,
+            "copied": 0,
+            "seconds": 0.0,
+            "report": report,
+            "figures": figures,
+        }
+    unique = study.unique_specs()
+    if on_start:
+        on_start(study, unique)
+    started = time.perf_counter()
+    todo, failures = execute(
+        unique,
+        workers=workers,
+        scheduler=scheduler,
+        device=device,
+        blas_threads=blas_threads,
+        on_done=on_done,
+    )
+    seconds = time.perf_counter() - started
+    if todo:
+        command = _command(workers, scheduler, batch1_epochs, device, blas_threads)
+        log_invocation(study.out_dir, command, len(todo), len(failures), seconds)
+    copied = share_runs(study, device, blas_threads)
+    for key, exp in study.experiments.items():
+        write_results(exp, study.specs[key], study.out_dir / slug(exp.name))
+    from .archive import archive
+
+    archive(study, archive_dir)
+    figures = _render(study, report, archive_dir)
+    if failures:
+        raise failed_runs_error(failures, len(todo), report)
+    return {
+        "ran": len(todo),
+        "reused": len(unique) - len(todo),
+        "copied": copied,
+        "seconds": seconds,
+        "report": report,
+        "figures": figures,
+    }
+
+
+def _render(study: Study, report: Path, archive_dir: Path) -> dict:
+    from ...files.atomic import atomic_write
+    from .figures import draw_figures
+    from .report import render_report
+    from .results import load_results
+
+    results = load_results(archive_dir, study.experiments)
+    figures = draw_figures(results, report.with_suffix(""))
+    text = render_report(study, results, figures, report, read_invocations(archive_dir))
+    atomic_write(report, lambda f: f.write(text.encode()), force=True)
+    return figures
+
+
+def _command(workers, scheduler, batch1_epochs, device, blas_threads) -> str:
+    return " ".join(
+        ["netlab reproduce"]
+        + ([f"--workers {workers}"] if scheduler is None else [f"--scheduler {scheduler}"])
+        + ([f"--batch1-epochs {batch1_epochs}"] if batch1_epochs != DEFAULT_BATCH1_EPOCHS else [])
+        + ([f"--device {device}"] if device != "cpu" else [])
+        + ([f"--blas-threads {blas_threads}"] if blas_threads != 1 else [])
+    )
+
+
+def log_invocation(out_dir: Path, command: str, trained: int, failed: int, seconds: float) -> None:
+    """Append one line to OUT/invocations.jsonl: which command trained how many runs in how long,
+    with the versions and the git commit of the code that trained them."""
+    from .archive import environment
+
+    record = {
+        "command": command,
+        "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() - seconds)),
+        "trained": trained,
+        "failed": failed,
+        "seconds": round(seconds, 1),
+        **environment(),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / INVOCATIONS, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def read_invocations(directory: Path) -> list[dict[str, Any]]:
+    try:
+        lines = (directory / INVOCATIONS).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by a kill
+        keys = {"command", "started", "trained", "failed", "seconds"}
+        if isinstance(record, dict) and keys <= set(record):
+            out.append(record)
+    return out

@@ -1,0 +1,66 @@
+"""The layout shows the architecture: no module imports one of its importers (directly or through
+others, at module level or inside a function), and modules stay small."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def modules() -> dict[str, Path]:
+    out = {}
+    for p in sorted((ROOT / "netlab").rglob("*.py")) + sorted((ROOT / "cli").rglob("*.py")):
+        rel = p.relative_to(ROOT)
+        if rel.parts[0] == "cli":
+            name = "netlab.cli" + ("" if p.stem == "__init__" else "." + p.stem)
+        else:
+            name = ".".join(rel.with_suffix("").parts).removesuffix(".__init__")
+        out[name] = p
+    return out
+
+
+def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = package
+            for _ in range(max(node.level - 1, 0)):
+                base = base.rsplit(".", 1)[0]
+            target = (base + "." + node.module if node.module else base) if node.level else (
+                node.module or "")  # fmt: skip
+            for alias in node.names:
+                full = f"{target}.{alias.name}"
+                found.add(full if full in known else target)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return {m for m in found if m in known and m not in (name, "netlab")}
+
+
+def test_no_import_cycles():
+    known = modules()
+    graph = {name: imports(name, path, known) for name, path in known.items()}
+    cycles = []
+
+    def visit(node, stack, done):
+        if node in stack:
+            cycles.append(stack[stack.index(node) :] + [node])
+            return
+        if node in done:
+            return
+        for nxt in sorted(graph[node]):
+            visit(nxt, stack + [node], done)
+        done.add(node)
+
+    done: set[str] = set()
+    for name in sorted(graph):
+        visit(name, [], done)
+    assert cycles == [], cycles[:3]
+
+
+def test_modules_stay_small():
+    too_long = {str(p.relative_to(ROOT)): n for p in modules().values()
+                if (n := p.read_text().count("\\n")) > 350}  # fmt: skip
+    assert too_long == {}
