@@ -16,7 +16,7 @@ import numpy as np
 
 from ..config import Config
 from ..data.prepare import Prepared
-from ..errors import ConfigError, TrainingDiverged
+from ..errors import BackendError, ConfigError, TrainingDiverged
 from ..files.history import HISTORY_FIELDS  # noqa: F401  (re-exported)
 from ..nn.layers import MLP
 from ..nn.optimizers import make_optimizer
@@ -141,6 +141,8 @@ class Trainer:
         return Augmenter(self.t.augment, d.n_features, fill, self.model.backend)
 
     def _graph_runner(self, wanted: bool | None):
+        """The GraphEpoch that trains this fit, or None (eager): where graph mode applies and its
+        self-check (cuda/selfcheck.py) passes; a forced --graph that fails it is an error."""
         from ..cuda.graph import graph_plan
 
         use, why = graph_plan(self.model.backend, self.model.sizes, self.config, wanted,
@@ -150,10 +152,23 @@ class Trainer:
         if not use:
             return None
         from ..cuda.graph import GraphEpoch
+        from ..cuda.selfcheck import self_check
 
         d, t = self.data, self.t
-        return GraphEpoch(self.model, self.optimizer, d.X, d.y, len(d.train_idx), t.batch_size,
-                          t.loss_norm)  # fmt: skip
+        args = (self.model, self.optimizer, d.X, d.y)
+        cause = self_check(*args, d.train_idx, t.batch_size, t.loss_norm)
+        if cause and wanted:
+            raise BackendError(
+                f"graph mode failed its self-check against eager CUDA: {cause}; train without "
+                "--graph (eager CUDA), and please report this with the output of netlab doctor"
+            )
+        if cause:
+            if self.hooks.progress:
+                self.hooks.progress(Notice(f"graph mode failed its self-check ({cause}); "
+                                           "training eagerly on CUDA"))  # fmt: skip
+            return None
+        return GraphEpoch(*args, len(d.train_idx), t.batch_size, t.loss_norm,
+                          running=self.running)  # fmt: skip
 
     def restore(self, state: TrainState) -> None:
         be, opt = self.model.backend, self.optimizer
@@ -195,7 +210,7 @@ class Trainer:
         """Train one epoch and measure it; TrainingDiverged (state rolled back) if it blew up."""
         t, d, model, opt = self.t, self.data, self.model, self.optimizer
         xp = model.backend.xp
-        shown = 1 if self.runner is not None else math.ceil(len(d.train_idx) / t.batch_size)
+        shown = math.ceil(len(d.train_idx) / t.batch_size)
         progress = self.hooks.progress
         if progress:
             progress(EpochStart(epoch, t.epochs, shown))
@@ -207,11 +222,8 @@ class Trainer:
         # Overflow in exp/matmul shows up as inf/nan in the loss, which is checked below.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if self.runner is not None:
-                self.runner.run(order, opt.lr)
-                opt.steps += len(self.runner.steps)
-                if on_batch is not None:
-                    on_batch(0)  # one replay per epoch, so one "batch" event
-                sums = None
+                sums = self.runner.run(order, opt.lr, on_batch)  # (loss sum, hits) if running
+                opt.steps += self.runner.n_steps
             else:
                 sums = train_epoch(model, opt, d.X, d.y, order, t.batch_size, t.loss_norm,
                                    on_batch, reg=self.reg, running=self.running)  # fmt: skip
