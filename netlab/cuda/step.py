@@ -74,8 +74,8 @@ def gemm_keys(act: str, keep_z: bool) -> list[tuple[str, int, int, int]]:
         (act, forward, S.GATHER_NONE, S.TRANS_NONE),
         (S.IDENTITY, S.EPI_BIAS_ACT, S.GATHER_ROWS, S.TRANS_NONE),
         (S.IDENTITY, S.EPI_BIAS_ACT, S.GATHER_NONE, S.TRANS_NONE),
-        (act, S.EPI_STORE, S.GATHER_COLS, S.TRANS_A),
-        (act, S.EPI_STORE, S.GATHER_NONE, S.TRANS_A),
+        (S.IDENTITY, S.EPI_STORE, S.GATHER_COLS, S.TRANS_A),  # dW: no activation, so one
+        (S.IDENTITY, S.EPI_STORE, S.GATHER_NONE, S.TRANS_A),  # module serves every network
         (act, S.EPI_ACT_BACKWARD, S.GATHER_NONE, S.TRANS_B),
     ]
 
@@ -136,7 +136,7 @@ def queue_step(k: Any, s: StepBuffers, offset: int, bsz: int, step: int) -> None
         n_in, n_out = sizes[layer], sizes[layer + 1]
         first = layer == 0
         k.gemm(
-            act=act, epi=S.EPI_STORE, gather=S.GATHER_COLS if first else S.GATHER_NONE,
+            act=S.IDENTITY, epi=S.EPI_STORE, gather=S.GATHER_COLS if first else S.GATHER_NONE,
             trans=S.TRANS_A, A=s.X if first else s.out[layer - 1], **rows,
             sa=(1, n_in0) if first else (1, n_in),
             B=s.delta[layer], sb=(n_out, 1), C=dW, ldc=n_out, E=db, m=n_in, n=n_out, k=bsz,
