@@ -120,7 +120,7 @@ def make_cupy(gpus: int = 1, name: str = "Stand-in GPU") -> types.ModuleType:
         setattr(fake, fn, getattr(np, fn))
     fake.zeros, fake.asarray, fake.ndarray = _zeros, _asarray, HostArray
     fake.take = lambda a, indices, axis=None, out=None: np.take(a, indices, axis=axis, out=out)
-    fake.asnumpy = np.asarray
+    fake.asnumpy = np.array  # a copy, as from a device
     current = Stream()
     props = {"name": name.encode(), "totalGlobalMem": 80 * 2**30, "major": 9, "minor": 0}
     fake.cuda = types.SimpleNamespace(
