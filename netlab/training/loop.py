@@ -16,7 +16,7 @@ import numpy as np
 
 from ..config import Config
 from ..data.prepare import Prepared
-from ..errors import BackendError, ConfigError, TrainingDiverged
+from ..errors import ConfigError, TrainingDiverged
 from ..files.history import HISTORY_FIELDS  # noqa: F401  (re-exported)
 from ..nn.layers import MLP
 from ..nn.optimizers import make_optimizer
@@ -141,34 +141,12 @@ class Trainer:
         return Augmenter(self.t.augment, d.n_features, fill, self.model.backend)
 
     def _graph_runner(self, wanted: bool | None):
-        """The GraphEpoch that trains this fit, or None (eager): where graph mode applies and its
-        self-check (cuda/selfcheck.py) passes; a forced --graph that fails it is an error."""
-        from ..cuda.graph import graph_plan
+        """The GraphEpoch that trains this fit, or None: eager (cuda/graph.py, graph_runner)."""
+        from ..cuda.graph import graph_runner
 
-        use, why = graph_plan(self.model.backend, self.model.sizes, self.config, wanted,
-                              self.model.activation, self.optimizer)  # fmt: skip
-        if why and self.hooks.progress:
-            self.hooks.progress(Notice(why))
-        if not use:
-            return None
-        from ..cuda.graph import GraphEpoch
-        from ..cuda.selfcheck import self_check
-
-        d, t = self.data, self.t
-        args = (self.model, self.optimizer, d.X, d.y)
-        cause = self_check(*args, d.train_idx, t.batch_size, t.loss_norm)
-        if cause and wanted:
-            raise BackendError(
-                f"graph mode failed its self-check against eager CUDA: {cause}; train without "
-                "--graph (eager CUDA), and please report this with the output of netlab doctor"
-            )
-        if cause:
-            if self.hooks.progress:
-                self.hooks.progress(Notice(f"graph mode failed its self-check ({cause}); "
-                                           "training eagerly on CUDA"))  # fmt: skip
-            return None
-        return GraphEpoch(*args, len(d.train_idx), t.batch_size, t.loss_norm,
-                          running=self.running)  # fmt: skip
+        notify = (lambda text: self.hooks.progress(Notice(text))) if self.hooks.progress else None
+        return graph_runner(self.model, self.optimizer, self.data, self.config, wanted,
+                            self.running, notify)  # fmt: skip
 
     def restore(self, state: TrainState) -> None:
         be, opt = self.model.backend, self.optimizer
