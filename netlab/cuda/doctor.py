@@ -32,8 +32,8 @@ class Diagnosis:
 
 
 def _version(code: int) -> str:
-    """CUDA's 12080 -> "12.8"."""
-    return f"{code // 1000}.{code % 1000 // 10}"
+    """CUDA's 12080 -> "12.8"; 0 (what the driver query returns without a driver) -> "none"."""
+    return f"{code // 1000}.{code % 1000 // 10}" if code else "none"
 
 
 def diagnose(device: str = "cuda") -> Diagnosis:

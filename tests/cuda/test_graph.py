@@ -128,6 +128,22 @@ def test_captured_epoch_matches_the_eager_path(
         np.testing.assert_allclose(m_gpu.flat, m_cpu.flat, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_kernel_variant_trains_the_same_epoch(monkeypatch, variant):
+    """The variants change how the GPU computes, not what (parallel column sums add in another
+    order, which the interpreter models): an epoch under each equals the eager one."""
+    monkeypatch.setattr(K, "Kernels", ReferenceKernels)
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((90, 8)), rng.integers(0, 4, 90)
+    order = rng.permutation(90)
+    (m_cpu, o_cpu), (m_gpu, o_gpu) = _models([8, 6, 4], "relu", "sgd", {"momentum": 0.9})
+    train_epoch(m_cpu, o_cpu, X, y, order, 16, "batch")
+    runner = GraphEpoch(m_gpu, o_gpu, X, y, 90, 16, "batch", variant=VARIANTS[variant])
+    assert runner.kernels.variant == VARIANTS[variant]
+    runner.run(order, o_gpu.lr)
+    np.testing.assert_allclose(m_gpu.flat, m_cpu.flat, rtol=1e-12, atol=1e-12)
+
+
 def test_every_launched_gemm_is_in_the_compile_plan(monkeypatch):
     """What Kernels compiles before capture (and the compile check compiles) is what the step
     launches, for every activation: a launch outside it would compile inside the capture."""
