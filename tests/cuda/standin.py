@@ -227,9 +227,10 @@ class ReferenceKernels:
             s = np.zeros(m, self.dtype)
             for j in range(c):  # in order of the classes
                 s = _ftz(s + e[:, j])
-            if stat is not None:
-                stat[0, :m] = (np.log(s) - (picked - mx)).astype(np.float64)
-                stat[1, :m] = arg == label
+            if stat is not None:  # flat: the m losses, then the m hits (stride m, as the kernel)
+                flat = stat.reshape(-1)
+                flat[:m] = (np.log(s) - (picked - mx)).astype(np.float64)
+                flat[m : 2 * m] = arg == label
             d[:m, :c] = _ftz(e * _ftz(T(scale) / s)[:, None])
             d[np.arange(m), label] -= T(scale)
 
@@ -251,8 +252,9 @@ class ReferenceKernels:
     def batch_stats(self, stat, sums, m):
         def run():
             part = np.zeros((2, 256))
+            flat = stat.reshape(-1)
             for i in range(m):
-                part[:, i % 256] += stat[:, i]
+                part[:, i % 256] += flat[i], flat[m + i]
             half = 128
             while half:
                 part[:, :half] += part[:, half : 2 * half]
