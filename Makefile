@@ -13,7 +13,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,dask,plots,sklearn,onnx,tensorboard]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,dask,plots,sklearn,onnx,tensorboard,cuda-check]"
 	touch $@
 
 data: venv

@@ -2,12 +2,19 @@
 PyTorch with its training step captured as a CUDA graph, plus the cuBLAS fp32 matmul ceiling.
 
     python benchmarks/gpu.py [--epochs 7] [--json results.json] [--data fashion-mnist|synthetic]
+                             [--variants] [--sweep]
 
 Cases: the study's baseline (784-50-50-10 tanh, batch 128, 375 steps per epoch) and
 784-4096-4096-10 ReLU at batch 4096. Each runner trains the same data with SGD (momentum 0.9);
 after a warm-up epoch, the median of --epochs device-synchronized epochs is reported (training
-only, no evaluation). The baseline is also trained for 100 epochs in graph mode to report its test
-accuracy. Needs CuPy and PyTorch with CUDA; exits 2 with one line when there is no GPU.
+only, no evaluation). TFLOP/s count the multiply-adds the code does (netlab.cuda.graph.step_macs:
+forward and dW for every layer, dx for all but the first), 2 FLOPs each. The baseline is also
+trained for 100 epochs in graph mode to report its test accuracy.
+--variants: the baseline in graph mode once per kernel variant (netlab.cuda.sources.VARIANTS:
+FMA on, 8 x 8 tiles, coalesced transposed loads, parallel column sums, all of them), each with
+the self-check's verdict against eager. --sweep: graph vs eager per step size, to place
+graph_plan's MAX_STEP_MACS where graph mode stops winning.
+Needs CuPy (PyTorch with CUDA for its rows); exits 2 with one line when there is no GPU.
 """
 
 from __future__ import annotations
@@ -50,9 +57,12 @@ def load(source: str):
 
 
 def flops_per_epoch(case: dict, n: int) -> float:
-    sizes = [784, *case["hidden"], 10]
-    macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
-    return 6.0 * macs * n  # forward 2, backward 4 flops per multiply-add
+    """FLOPs of one epoch over n rows as netlab and PyTorch compute it: no gradient of the input
+    (31% of the old count, 6 FLOPs per weight and row, was the first layer's dx for the
+    baseline, so its TFLOP/s were 1.45x too high)."""
+    from netlab.cuda.graph import step_macs
+
+    return 2.0 * step_macs([784, *case["hidden"], 10], n)
 
 
 def median_epoch(run_epoch, sync, epochs: int) -> float:
@@ -68,7 +78,9 @@ def median_epoch(run_epoch, sync, epochs: int) -> float:
     return statistics.median(times)
 
 
-def netlab_runner(case: dict, X, y, graph: bool):
+def netlab_runner(case: dict, X, y, graph: bool, variant=None, verdict=None):
+    """(one epoch, sync) of netlab; with verdict (a dict), verdict["self_check"] gets the
+    self-check's result for this variant ("" when it matches eager)."""
     import netlab
     from netlab.config import Config, with_overrides
     from netlab.cuda.graph import GraphEpoch
@@ -88,10 +100,15 @@ def netlab_runner(case: dict, X, y, graph: bool):
     model = build_model(config, 784, 10, rngs.init, be)
     opt = netlab.SGD(model.flat, model.grad_flat, model.n_weights, lr=case["lr"], momentum=0.9,
                      backend=be)  # fmt: skip
-    Xd, yd = be.asarray(X), be.asarray(y)
+    Xd, yd = be.asarray(X), be.asarray(y, dtype=np.int64)
     n = len(X)
+    if verdict is not None:
+        from netlab.cuda.selfcheck import self_check
+
+        verdict["self_check"] = self_check(model, opt, Xd, yd, np.arange(n), case["batch_size"],
+                                           "batch", variant=variant)  # fmt: skip
     if graph:
-        runner = GraphEpoch(model, opt, Xd, yd, n, case["batch_size"], "batch")
+        runner = GraphEpoch(model, opt, Xd, yd, n, case["batch_size"], "batch", variant=variant)
         return (lambda: runner.run(shuffle_rng.permutation(n), case["lr"])), be.synchronize
     return (
         lambda: train_epoch(model, opt, Xd, yd, shuffle_rng.permutation(n), case["batch_size"],
@@ -190,6 +207,62 @@ def baseline_accuracy(source: str) -> dict:
     }
 
 
+def run_cases(args, X, y, results: dict, have_torch: bool) -> None:
+    runners = [(netlab_runner, True, "netlab graph"), (netlab_runner, False, "netlab eager")]
+    if have_torch:
+        runners += [(torch_runner, False, "PyTorch eager")]
+        runners += [(torch_runner, True, "PyTorch CUDA graph")]
+    for name, case in CASES.items():
+        if name == "large" and args.skip_large:
+            continue
+        Xc, yc = (X, y) if name == "baseline" else (X[:40_960], y[:40_960])  # 10 full batches
+        rows = {}
+        for runner, graph, label in runners:
+            if name == "large" and label == "netlab graph":
+                continue  # a GEMM-bound step trains eagerly with cuBLAS (graph.graph_plan)
+            rows[label] = timed(name, label, case, Xc, *runner(case, Xc, yc, graph), args.epochs)
+        results["cases"][name] = rows
+
+
+def timed(name: str, label: str, case: dict, X, epoch, sync, epochs: int) -> dict:
+    seconds = median_epoch(epoch, sync, epochs)
+    row = {"seconds_per_epoch": seconds, "tflops": flops_per_epoch(case, len(X)) / seconds / 1e12}
+    print(f"{name:9s} {label:34s} {seconds:.4f} s/epoch {row['tflops']:.2f} TFLOP/s", flush=True)
+    return row
+
+
+def run_variants(args, X, y, results: dict) -> None:
+    """The baseline in graph mode with each kernel variant, side by side, each self-checked."""
+    from netlab.cuda.sources import VARIANTS
+
+    case, rows = CASES["baseline"], {}
+    for name, variant in VARIANTS.items():
+        verdict: dict = {}
+        epoch, sync = netlab_runner(case, X, y, True, variant, verdict)
+        rows[name] = timed("variant", f"netlab graph {name}", case, X, epoch, sync, args.epochs)
+        rows[name]["self_check"] = verdict["self_check"] or "matches eager"
+    results["variants"] = rows
+
+
+def run_sweep(args, X, y, results: dict) -> None:
+    """Graph vs eager per multiply-adds per step (784-w-w-10 tanh), on 8,192 rows."""
+    from netlab.cuda.graph import step_macs
+
+    rows = []
+    for batch in (128, 1024):
+        for width in (128, 512, 1024, 2048, 4096):
+            case = {**CASES["baseline"], "hidden": (width, width), "batch_size": batch}
+            row = {"batch": batch, "width": width,
+                   "step_macs": step_macs([784, width, width, 10], batch)}  # fmt: skip
+            for graph, label in ((True, "graph"), (False, "eager")):
+                epoch, sync = netlab_runner(case, X[:8192], y[:8192], graph)
+                tag = f"b{batch} w{width} {label}"
+                timing = timed("sweep", tag, case, X[:8192], epoch, sync, 2)
+                row[label] = timing["seconds_per_epoch"]
+            rows.append(row)
+    results["sweep"] = rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=7)
@@ -197,14 +270,27 @@ def main() -> None:
     parser.add_argument("--data", default="fashion-mnist", choices=("fashion-mnist", "synthetic"))
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--variants", action="store_true", help="compare the kernel variants")
+    parser.add_argument("--sweep", action="store_true", help="graph vs eager per step size")
     args = parser.parse_args()
     try:
         import cupy
-        import torch
-    except ImportError as exc:
-        fail(f"benchmarks/gpu.py needs CuPy and PyTorch ({exc.name} is missing)")
-    if not torch.cuda.is_available() or cupy.cuda.runtime.getDeviceCount() < 1:
+    except ImportError:
+        fail("benchmarks/gpu.py needs CuPy (cupy is missing); pip install -e '.[cuda]'")
+    try:
+        gpus = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # no driver: CUDARuntimeError
+        fail(f"benchmarks/gpu.py needs a CUDA GPU; none is visible ({type(exc).__name__})")
+    if gpus < 1:
         fail("benchmarks/gpu.py needs a CUDA GPU; none is visible")
+    try:
+        import torch
+
+        have_torch = torch.cuda.is_available()
+    except ImportError:
+        have_torch = False
+    if not have_torch:
+        print("note: PyTorch with CUDA is not installed; its rows are skipped", file=sys.stderr)
     try:
         X, y = load(args.data)
         source = args.data
@@ -212,56 +298,47 @@ def main() -> None:
         print(f"note: using synthetic data ({exc})", file=sys.stderr)
         X, y = load("synthetic")
         source = "synthetic"
+    props = cupy.cuda.runtime.getDeviceProperties(0)
     results = {
-        "gpu": torch.cuda.get_device_name(0),
+        "gpu": props["name"].decode() if isinstance(props["name"], bytes) else props["name"],
         "cupy": cupy.__version__,
-        "torch": torch.__version__,
+        "torch": torch.__version__ if have_torch else None,
         "data": source,
         "cases": {},
     }
     results["cublas_fp32_8192_tflops"] = matmul_ceiling()
-    for name, case in CASES.items():
-        if name == "large" and args.skip_large:
-            continue
-        Xc, yc = (X, y) if name == "baseline" else (X[:40_960], y[:40_960])  # 10 full batches
-        rows = {}
-        for runner, graph, label in (
-            (netlab_runner, True, "netlab graph"),
-            (netlab_runner, False, "netlab eager"),
-            (torch_runner, False, "PyTorch eager"),
-            (torch_runner, True, "PyTorch CUDA graph"),
-        ):
-            if name == "large" and label == "netlab graph":
-                continue  # wide layers train eagerly with cuBLAS (graph.graph_plan)
-            epoch, sync = runner(case, Xc, yc, graph)
-            seconds = median_epoch(epoch, sync, args.epochs)
-            rows[label] = {
-                "seconds_per_epoch": seconds,
-                "tflops": flops_per_epoch(case, len(Xc)) / seconds / 1e12,
-            }
-            print(f"{name:9s} {label:20s} {seconds:.4f} s/epoch "
-                  f"{rows[label]['tflops']:.2f} TFLOP/s", flush=True)  # fmt: skip
-        results["cases"][name] = rows
+    run_cases(args, X, y, results, have_torch)
+    if args.variants:
+        run_variants(args, X, y, results)
+    if args.sweep:
+        run_sweep(args, X, y, results)
     if not args.skip_accuracy:
         results["baseline_graph_100_epochs"] = baseline_accuracy(source)
-    base = {k: v["seconds_per_epoch"] for k, v in results["cases"]["baseline"].items()}
-    print(f"\ncuBLAS fp32 8192^3: {results['cublas_fp32_8192_tflops']:.1f} TFLOP/s")
-    print(
-        f"baseline: netlab graph is {base['PyTorch CUDA graph'] / base['netlab graph']:.2f}x "
-        f"faster than PyTorch's CUDA graph and {base['PyTorch eager'] / base['netlab graph']:.1f}x "
-        "faster than PyTorch eager"
-    )
-    if "large" in results["cases"]:
-        share = (
-            results["cases"]["large"]["netlab eager"]["tflops"] / results["cublas_fp32_8192_tflops"]
-        )
-        print(f"large: netlab at {100 * share:.0f}% of the cuBLAS fp32 ceiling")
-    if "baseline_graph_100_epochs" in results and results["baseline_graph_100_epochs"]:
-        acc = results["baseline_graph_100_epochs"]["test_accuracy"]
-        print(f"baseline, 100 epochs in graph mode: test accuracy {100 * acc:.2f}%")
+    summarize(results)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
+
+
+def summarize(results: dict) -> None:
+    base = {k: v["seconds_per_epoch"] for k, v in results["cases"]["baseline"].items()}
+    print(f"\ncuBLAS fp32 8192^3: {results['cublas_fp32_8192_tflops']:.1f} TFLOP/s")
+    if "PyTorch CUDA graph" in base:
+        print(
+            f"baseline: netlab graph is {base['PyTorch CUDA graph'] / base['netlab graph']:.2f}x "
+            f"PyTorch's CUDA graph speed and {base['PyTorch eager'] / base['netlab graph']:.1f}x "
+            "PyTorch eager's"
+        )
+    if "large" in results["cases"]:
+        large = results["cases"]["large"]["netlab eager"]["tflops"]
+        print(f"large: netlab at {100 * large / results['cublas_fp32_8192_tflops']:.0f}% of the "
+              "cuBLAS fp32 ceiling")  # fmt: skip
+    for name, row in results.get("variants", {}).items():
+        speed = base["netlab graph"] / row["seconds_per_epoch"]
+        print(f"variant {name}: {speed:.2f}x the default's speed; self-check: {row['self_check']}")
+    if results.get("baseline_graph_100_epochs"):
+        acc = results["baseline_graph_100_epochs"]["test_accuracy"]
+        print(f"baseline, 100 epochs in graph mode: test accuracy {100 * acc:.2f}%")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import typer
 from .._version import __version__
 from ..errors import NetlabError
 from . import data as data_cmd
+from . import doctor as doctor_cmd
 from . import eval as eval_cmd
 from . import experiment as experiment_cmd
 from . import export as export_cmd
@@ -42,6 +43,7 @@ app.command("plot")(plot_cmd.plot)
 app.command("export")(export_cmd.export)
 app.command("reproduce")(reproduce_cmd.reproduce)
 app.add_typer(data_cmd.app, name="data")
+app.command("doctor")(doctor_cmd.doctor)
 
 
 def _version(value: bool) -> None:

@@ -1,220 +1,139 @@
 """Fused CUDA kernels for a whole training step: GEMM with bias+activation or activation-backward
-epilogues (rows read through a permutation), softmax cross-entropy gradient, bias gradient, and the
-optimizer's update. CuPy comes from the backend (`backend.xp`), never imported here.
+epilogues (rows read through a permutation), softmax cross-entropy gradient (and, for running
+metrics, each row's loss and hit), bias gradients, the optimizer's update, and the counters a
+captured chunk of steps advances. CuPy comes from the backend (`backend.xp`), never imported here.
 
 The activation code in the epilogues and the update kernel come from the registries: each
 activation's `cuda` (nn/activations.py) and each optimizer's `cuda` (nn/optimizers.py).
 
-Every kernel computes the same function as the NumPy path (layers.py, losses.py, optim.py); sums
-run in another order, so results agree to rounding, not bit for bit. They exist for CUDA-graph
-capture (graph.py): CuPy refuses its cuBLAS wrapper inside stream capture, and a step of the
-study's small network is ~14 launches instead of ~40.
+What the kernels compute (docs/backends.md, "What the kernels compute"): the NumPy path's formulas
+with every multiply and add rounded separately (`--fmad=false`), float32 denormals flushed to zero
+(`-ftz=true`, which CuPy's RawModule adds to every module), CUDA's tanh and exp (within 2 ulp of
+NumPy's), and sums in a fixed order of their own: a GEMM adds its k products in order of k, a
+column sum its rows in order. So results agree with NumPy to rounding, not bit for bit, and are
+the same on every run. They exist for CUDA-graph capture (graph.py): CuPy refuses its cuBLAS
+wrapper inside stream capture, and a step of the study's small network is ~14 launches, not ~40.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-TILE = 16
-IDENTITY = "identity"  # the output layer: no activation
+from .sources import Variant, gemm_source, module_sources
 
-# Epilogues of the GEMM: plain store; + bias then activation; times f'(s) of the saved s (the
-# activation's output y or input z, as its `saves` declares); + bias then activation, also
-# keeping the pre-activation z (for activations whose derivative needs z).
-EPI_STORE, EPI_BIAS_ACT, EPI_ACT_BACKWARD, EPI_BIAS_ACT_KEEP_Z = 0, 1, 2, 3
-# Which operand index goes through the row permutation: none, A's rows (i), A's columns (l).
-GATHER_NONE, GATHER_ROWS, GATHER_COLS = 0, 1, 2
-
-_GEMM = r"""
-#define T {ctype}
-#define TILE {tile}
-#define EPI {epi}
-#define GATHER {gather}
-{helpers}
-__device__ __forceinline__ T act_f(T v, T slope) {{ return {act}; }}
-__device__ __forceinline__ T act_df(T s, T slope) {{ return {dact}; }}
-
-// C[i, j] = epilogue(sum_l A(i, l) * B(l, j)), i < m, j < n, l < k, with
-// A(i, l) = A[ri * sa0 + rl * sa1] (ri or rl mapped through perm[offset + .] per GATHER) and
-// B(l, j) = B[l * sb0 + j * sb1]; C row-major with leading dimension ldc.
-extern "C" __global__ void gemm(
-    const T* __restrict__ A, const long long* __restrict__ perm, long long offset,
-    long long sa0, long long sa1, const T* __restrict__ B, long long sb0, long long sb1,
-    T* __restrict__ C, long long ldc, const T* __restrict__ E, T* __restrict__ Z, int m, int n,
-    int k, T slope)
-{{
-    __shared__ T As[TILE][TILE + 1];
-    __shared__ T Bs[TILE][TILE + 1];
-    const int tx = threadIdx.x, ty = threadIdx.y;
-    const int row = blockIdx.y * TILE + ty;
-    const int col = blockIdx.x * TILE + tx;
-    long long ri = row;
-#if GATHER == 1
-    if (row < m) ri = perm[offset + row];
-#endif
-    T acc = (T)0;
-    for (int t = 0; t < k; t += TILE) {{
-        const int la = t + tx;
-        T a = (T)0;
-        if (row < m && la < k) {{
-            long long rl = la;
-#if GATHER == 2
-            rl = perm[offset + la];
-#endif
-            a = A[ri * sa0 + rl * sa1];
-        }}
-        As[ty][tx] = a;
-        const int lb = t + ty;
-        Bs[ty][tx] = (lb < k && col < n) ? B[(long long)lb * sb0 + (long long)col * sb1] : (T)0;
-        __syncthreads();
-#pragma unroll
-        for (int q = 0; q < TILE; ++q) acc += As[ty][q] * Bs[q][tx];
-        __syncthreads();
-    }}
-    if (row >= m || col >= n) return;
-    const long long at = (long long)row * ldc + col;
-#if EPI == 0
-    C[at] = acc;
-#elif EPI == 1
-    C[at] = act_f(acc + E[col], slope);
-#elif EPI == 2
-    C[at] = acc * act_df(E[at], slope);
-#else
-    const T v = acc + E[col];
-    Z[at] = v;
-    C[at] = act_f(v, slope);
-#endif
-}}
-"""
-
-_SMALL = r"""
-#define T {ctype}
-// d = (softmax(z) - onehot(label)) * scale, row by row (one thread per row); z may alias d.
-extern "C" __global__ void softmax_ce_grad(
-    const T* z, const long long* __restrict__ labels, const long long* __restrict__ perm,
-    long long offset, T* d, int m, int c, T scale)
-{{
-    const int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= m) return;
-    const T* zi = z + (long long)i * c;
-    T* di = d + (long long)i * c;
-    T mx = zi[0];
-    for (int j = 1; j < c; ++j) mx = zi[j] > mx ? zi[j] : mx;
-    T s = (T)0;
-    for (int j = 0; j < c; ++j) {{ const T e = exp(zi[j] - mx); di[j] = e; s += e; }}
-    const T f = scale / s;
-    for (int j = 0; j < c; ++j) di[j] *= f;
-    di[labels[perm[offset + i]]] -= scale;
-}}
-
-// db[j] = sum_i dy[i, j] (one thread per column).
-extern "C" __global__ void column_sum(const T* __restrict__ dy, T* __restrict__ db, int m, int n)
-{{
-    const int j = blockIdx.x * blockDim.x + threadIdx.x;
-    if (j >= n) return;
-    T s = (T)0;
-    for (int i = 0; i < m; ++i) s += dy[(long long)i * n + j];
-    db[j] = s;
-}}
-"""
+MAX_GRID_X = 2**31 - 1  # CUDA's launch limits on blocks per grid dimension
+MAX_GRID_Y = 65_535
 
 
-OPTIONS = ("--fmad=false",)  # what netlab asks of NVRTC (CuPy's RawModule adds its own)
+def gemm_grid(m: int, n: int, tile: int) -> tuple[int, int]:
+    """Blocks of a GEMM launch: rows on x (up to 2**31 - 1 blocks), columns on y (65,535).
 
-
-def activation_code(act: str) -> tuple[str, str, str]:
-    """(forward in v, derivative in s, helper functions) of a registered activation's CUDA code."""
-    if act == IDENTITY:
-        return "(v)", "((T)1)", ""
-    from ..nn.activations import ACTIVATIONS
-
-    code = ACTIVATIONS.get(act).cuda
-    if code is None:
-        raise ValueError(f"activation {act!r} has no CUDA code (graph mode trains it eagerly)")
-    return code.forward, code.derivative, code.helpers
-
-
-def ctype_of(dtype: Any) -> str:
-    return {"float32": "float", "float64": "double"}[np.dtype(dtype).name]
-
-
-def gemm_source(dtype: Any, act: str, epi: int, gather: int) -> str:
-    f, df, helpers = activation_code(act)
-    return _GEMM.format(
-        ctype=ctype_of(dtype), tile=TILE, epi=epi, gather=gather, act=f, dact=df, helpers=helpers
-    )
-
-
-def small_source(dtype: Any) -> str:
-    return _SMALL.format(ctype=ctype_of(dtype))
-
-
-def update_source(dtype: Any, optimizer: Any) -> str:
-    """The optimizer's `update` kernel (its class's `cuda` source) for this float type."""
-    if optimizer.cuda is None:
-        raise ValueError(f"optimizer {optimizer.name!r} has no CUDA update kernel")
-    return f"#define T {ctype_of(dtype)}\n" + optimizer.cuda
+    A batch of any size the config allows fits on x; columns are layer widths (at most
+    nn.layers.MAX_WIDTH = 1,000,000, i.e. 62,500 blocks of 16). ValueError beyond either limit.
+    """
+    gx, gy = math.ceil(m / tile), math.ceil(n / tile)
+    if not (1 <= gx <= MAX_GRID_X and 1 <= gy <= MAX_GRID_Y):
+        raise ValueError(
+            f"a {m} x {n} GEMM needs a grid of {gx} x {gy} blocks; CUDA allows at most "
+            f"{MAX_GRID_X} x {MAX_GRID_Y}"
+        )
+    return gx, gy
 
 
 class Kernels:
-    """The compiled kernels for one dtype, activation and optimizer; `compile()` before any stream
-    capture (compiling and loading a module is not allowed while a stream is capturing)."""
+    """The compiled kernels for one dtype, activation, optimizer and variant; `compile()` before
+    any stream capture (compiling and loading a module is not allowed while a stream captures).
 
-    def __init__(self, cp: Any, dtype: Any, activation: str, slope: float, optimizer: Any) -> None:
+    Every launch goes through a method here, on the current stream; the launch geometry lives in
+    these methods and the arithmetic in sources.py.
+    """
+
+    def __init__(
+        self,
+        cp: Any,
+        dtype: Any,
+        activation: str,
+        slope: float,
+        optimizer: Any,
+        variant: Variant | None = None,
+    ) -> None:
         self.cp = cp
         self.dtype = np.dtype(dtype)
         self.activation = activation
         self.slope = self.dtype.type(slope)
-        self._gemm: dict[tuple[str, int, int], Any] = {}
-        small = cp.RawModule(code=small_source(self.dtype), options=OPTIONS)
-        self.softmax_ce_grad = small.get_function("softmax_ce_grad")
-        self.column_sum = small.get_function("column_sum")
-        update = cp.RawModule(code=update_source(self.dtype, optimizer), options=OPTIONS)
-        self.update = update.get_function("update")
+        self.variant = variant or Variant()
+        self.optimizer = optimizer
+        self._gemm: dict[tuple, Any] = {}
+        fixed = module_sources(self.dtype, optimizer, [], self.variant)
+        small = self._module(fixed["small"])
+        self._softmax = small.get_function("softmax_ce_grad")
+        self._column_sum = small.get_function("column_sum")
+        self._batch_stats = small.get_function("batch_stats")
+        self._advance = small.get_function("advance")
+        self._update = self._module(fixed["update"]).get_function("update")
 
-    def gemm_kernel(self, act: str, epi: int, gather: int) -> Any:
-        key = (act, epi, gather)
+    def _module(self, code: str) -> Any:
+        return self.cp.RawModule(code=code, options=self.variant.options())
+
+    def gemm_kernel(self, key: tuple) -> Any:
         if key not in self._gemm:
-            code = gemm_source(self.dtype, act, epi, gather)
-            self._gemm[key] = self.cp.RawModule(code=code, options=OPTIONS).get_function("gemm")
+            code = gemm_source(self.dtype, *key, variant=self.variant)
+            self._gemm[key] = self._module(code).get_function("gemm")
         return self._gemm[key]
 
-    def compile(self, keys: list[tuple[str, int, int]]) -> None:
+    def compile(self, keys: list[tuple]) -> None:
         """Compile and load now: a module cannot be loaded while a stream is capturing."""
         for key in keys:
-            self.gemm_kernel(*key).compile()
-        for fn in (self.softmax_ce_grad, self.column_sum, self.update):
+            self.gemm_kernel(key).compile()
+        for fn in (self._softmax, self._column_sum, self._batch_stats, self._advance, self._update):
             fn.compile()
 
-    def gemm(
-        self,
-        *,
-        act: str,
-        epi: int,
-        gather: int,
-        A: Any,
-        perm: Any,
-        offset: int,
-        sa: tuple[int, int],
-        B: Any,
-        sb: tuple[int, int],
-        C: Any,
-        ldc: int,
-        E: Any,
-        m: int,
-        n: int,
-        k: int,
-        Z: Any = None,
-    ) -> None:
-        """C = epilogue(A @ B) for the strided (and maybe permuted) operands described above, on
-        the current stream; Z receives the pre-activation with EPI_BIAS_ACT_KEEP_Z."""
-        grid = ((n + TILE - 1) // TILE, (m + TILE - 1) // TILE)
+    def gemm(self, *, act, epi, gather, trans, A, perm, base, offset, sa, B, sb, C, ldc, E, m, n,
+             k, Z=None) -> None:  # fmt: skip
+        """C = epilogue(A @ B) for the strided (and maybe permuted) operands of sources._GEMM;
+        Z receives the pre-activation with EPI_BIAS_ACT_KEEP_Z. `trans` says which operand is
+        stored transposed (its rows contiguous), for the coalescing variant's loads."""
+        tile = self.variant.tile
         i64, i32 = np.int64, np.int32
-        self.gemm_kernel(act, epi, gather)(
-            grid,
-            (TILE, TILE),
-            (A, perm, i64(offset), i64(sa[0]), i64(sa[1]), B, i64(sb[0]), i64(sb[1]), C,
+        self.gemm_kernel((act, epi, gather, trans))(
+            gemm_grid(m, n, tile),
+            (tile, tile),
+            (A, perm, base, i64(offset), i64(sa[0]), i64(sa[1]), B, i64(sb[0]), i64(sb[1]), C,
              i64(ldc), E, C if Z is None else Z, i32(m), i32(n), i32(k), self.slope),
         )  # fmt: skip
+
+    def softmax_ce_grad(self, z, labels, perm, base, offset, d, m, c, scale, stat=None) -> None:
+        """d = (softmax(z) - onehot(labels[perm[base + offset + i]])) * scale, rows i < m; with
+        `stat` (float64, 2 x rows) also each row's cross-entropy and whether its argmax is right."""
+        self._softmax(
+            (math.ceil(m / 128),), (128,),
+            (z, labels, perm, base, np.int64(offset), d, np.int32(m), np.int32(c),
+             self.dtype.type(scale), d if stat is None else stat, np.int32(stat is not None)),
+        )  # fmt: skip
+
+    def column_sum(self, dy, db, m, n) -> None:
+        """db[j] = sum of dy[i, j] over rows i < m, in order of i (a fixed order either way)."""
+        if self.variant.parallel_column_sum:
+            grid, block = (math.ceil(n / 32),), (32, 8)
+        else:
+            grid, block = (math.ceil(n / 128),), (128,)
+        self._column_sum(grid, block, (dy, db, np.int32(m), np.int32(n)))
+
+    def batch_stats(self, stat, sums, m) -> None:
+        """sums[0] += the m row losses in stat, sums[1] += the m hits (one block, fixed order)."""
+        self._batch_stats((1,), (256,), (stat, sums, np.int32(m)))
+
+    def update(self, w, g, s0, s1, lr, t0, step, n_weights, n, hyper) -> None:
+        """The optimizer's update kernel over n parameters (nn/optimizers.py, its CUDA contract)."""
+        self._update(
+            (math.ceil(n / 256),), (256,),
+            (w, g, s0, s1, lr, t0, np.int64(step), np.int64(n_weights), np.int64(n),
+             *(np.float64(h) for h in hyper)),
+        )  # fmt: skip
+
+    def advance(self, base, t0, rows: int, steps: int) -> None:
+        """base[0] += rows, t0[0] += steps: the next captured chunk starts where this one ended."""
+        self._advance((1,), (1,), (base, t0, np.int64(rows), np.int64(steps)))

@@ -161,7 +161,8 @@ class Sigmoid(ActivationDef):
 @ACTIVATIONS.register("relu")
 class Relu(ActivationDef):
     summary = "y = max(z, 0)"
-    cuda = CudaCode("(v > (T)0 ? v : (T)0)", "(s > (T)0 ? (T)1 : (T)0)")
+    # v * (v > 0), as the eager path: NaN and -inf give NaN (a ternary would give 0).
+    cuda = CudaCode("(v * (T)(v > (T)0))", "(s > (T)0 ? (T)1 : (T)0)")
 
     def forward(self, z, xp, slope):
         # z * (z > 0): faster than maximum(z, 0), which pays for NaN propagation.

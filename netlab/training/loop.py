@@ -141,19 +141,12 @@ class Trainer:
         return Augmenter(self.t.augment, d.n_features, fill, self.model.backend)
 
     def _graph_runner(self, wanted: bool | None):
-        from ..cuda.graph import graph_plan
+        """The GraphEpoch that trains this fit, or None: eager (cuda/graph.py, graph_runner)."""
+        from ..cuda.graph import graph_runner
 
-        use, why = graph_plan(self.model.backend, self.model.sizes, self.config, wanted,
-                              self.model.activation, self.optimizer)  # fmt: skip
-        if why and self.hooks.progress:
-            self.hooks.progress(Notice(why))
-        if not use:
-            return None
-        from ..cuda.graph import GraphEpoch
-
-        d, t = self.data, self.t
-        return GraphEpoch(self.model, self.optimizer, d.X, d.y, len(d.train_idx), t.batch_size,
-                          t.loss_norm)  # fmt: skip
+        notify = (lambda text: self.hooks.progress(Notice(text))) if self.hooks.progress else None
+        return graph_runner(self.model, self.optimizer, self.data, self.config, wanted,
+                            self.running, notify)  # fmt: skip
 
     def restore(self, state: TrainState) -> None:
         be, opt = self.model.backend, self.optimizer
@@ -195,7 +188,7 @@ class Trainer:
         """Train one epoch and measure it; TrainingDiverged (state rolled back) if it blew up."""
         t, d, model, opt = self.t, self.data, self.model, self.optimizer
         xp = model.backend.xp
-        shown = 1 if self.runner is not None else math.ceil(len(d.train_idx) / t.batch_size)
+        shown = math.ceil(len(d.train_idx) / t.batch_size)
         progress = self.hooks.progress
         if progress:
             progress(EpochStart(epoch, t.epochs, shown))
@@ -207,11 +200,8 @@ class Trainer:
         # Overflow in exp/matmul shows up as inf/nan in the loss, which is checked below.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if self.runner is not None:
-                self.runner.run(order, opt.lr)
-                opt.steps += len(self.runner.steps)
-                if on_batch is not None:
-                    on_batch(0)  # one replay per epoch, so one "batch" event
-                sums = None
+                sums = self.runner.run(order, opt.lr, on_batch)  # (loss sum, hits) if running
+                opt.steps += self.runner.n_steps
             else:
                 sums = train_epoch(model, opt, d.X, d.y, order, t.batch_size, t.loss_norm,
                                    on_batch, reg=self.reg, running=self.running)  # fmt: skip
