@@ -93,32 +93,6 @@ def graph_plan(
     return True, ""
 
 
-def graph_runner(model, optimizer, data, config, wanted, running, notify=None):
-    """The GraphEpoch that trains a fit, or None to train eagerly: where graph_plan says graph
-    mode applies and its self-check (cuda/selfcheck.py) passes. notify(text) receives why not;
-    a failed self-check is a BackendError instead when graph mode was forced (wanted=True)."""
-    from ..errors import BackendError
-    from .selfcheck import self_check
-
-    use, why = graph_plan(model.backend, model.sizes, config, wanted, model.activation, optimizer)
-    if why and notify:
-        notify(why)
-    if not use:
-        return None
-    t, args = config.training, (model, optimizer, data.X, data.y)
-    cause = self_check(*args, data.train_idx, t.batch_size, t.loss_norm)
-    if cause and wanted:
-        raise BackendError(
-            f"graph mode failed its self-check against eager CUDA: {cause}; train with --no-graph "
-            "(eager CUDA), and please report this with the output of netlab doctor"
-        )
-    if cause:
-        if notify:
-            notify(f"graph mode failed its self-check ({cause}); training eagerly on CUDA")
-        return None
-    return GraphEpoch(*args, len(data.train_idx), t.batch_size, t.loss_norm, running=running)
-
-
 def chunk_schedule(n_train: int, batch: int, chunk: int) -> list[tuple[tuple[int, int], int]]:
     """[((full steps, rows of a last partial step or 0), replays)]: the captured graphs of an
     epoch and how often each is launched, in order."""

@@ -141,8 +141,8 @@ class Trainer:
         return Augmenter(self.t.augment, d.n_features, fill, self.model.backend)
 
     def _graph_runner(self, wanted: bool | None):
-        """The GraphEpoch that trains this fit, or None: eager (cuda/graph.py, graph_runner)."""
-        from ..cuda.graph import graph_runner
+        """The GraphEpoch that trains this fit, or None: eager (cuda/runner.py)."""
+        from ..cuda.runner import graph_runner
 
         notify = (lambda text: self.hooks.progress(Notice(text))) if self.hooks.progress else None
         return graph_runner(self.model, self.optimizer, self.data, self.config, wanted,

@@ -172,7 +172,8 @@ def test_the_study_experiments_load_in_both_protocols():
     for protocol, init in (("paper", "normal"), ("corrected", "xavier")):
         for name in names:
             exp = load_experiment(root / protocol / f"{name}.toml")
-            assert exp.seeds == (0, 1, 2) and exp.name == f"{protocol}-{name}"
+            seeds = (0, 1, 2) if name == "tuning" else (0, 1, 2, 3, 4)  # the study: 5 seeds
+            assert exp.seeds == seeds and exp.name == f"{protocol}-{name}"
             for spec in plan(exp, Path("unused")):
                 relu = spec.config.model.activation in ("relu", "leaky_relu")
                 expected = "he" if relu and protocol == "corrected" else init
