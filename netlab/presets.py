@@ -85,16 +85,12 @@ def _summary(path: Path) -> str:
 
 
 def list_presets() -> list[dict[str, str]]:
-    """Every preset: {"kind": "config" or "experiment", "name", "file" (under configs/),
-    "summary": its first comment line}."""
+    """Every preset: {"kind": "config" or "experiment", "name", "file" (its path under configs/),
+    "summary" (the first sentence of its opening comment)}."""
     root = presets_dir()
+    kinds = (("config", config_presets()), ("experiment", experiment_presets()))
     return [
-        {
-            "kind": kind,
-            "name": name,
-            "file": path.relative_to(root).as_posix(),
-            "summary": _summary(path),
-        }  # fmt: skip
-        for kind, presets in (("config", config_presets()), ("experiment", experiment_presets()))
+        dict(kind=kind, name=name, file=path.relative_to(root).as_posix(), summary=_summary(path))
+        for kind, presets in kinds
         for name, path in presets.items()
     ]

@@ -35,7 +35,7 @@ from ..errors import ConfigError
 from .sklearn_data import (
     fold_into_first_layer,
     power_of_two_standardization,
-    standardized,
+    standardize_inplace,
     validation_split,
 )
 
@@ -176,8 +176,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         config = self._config(len(train_rows), seed)
         shift, scale = power_of_two_standardization(X)  # as a StandardScaler in front sees it
         rows = np.concatenate([train_rows, val_rows])
-        model, result = self._train(standardized(X[rows], shift, scale), y_enc[rows],
-                                    len(train_rows), config, rngs)  # fmt: skip
+        X_rows = X[rows]  # a copy (fancy indexing), training rows first
+        standardize_inplace(X_rows, shift, scale)
+        model, result = self._train(X_rows, y_enc[rows], len(train_rows), config, rngs)
         state = model.state()
         layers = len(model.sizes) - 1
         self.coefs_ = [state[f"W{i}"].astype(np.float64) for i in range(1, layers + 1)]

@@ -39,8 +39,7 @@ def power_of_two_standardization(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     default learning rate diverge). Dividing by a power of two is exact, and inputs that are
     already standardized get shift 0 and scale 1: they reach the network bit for bit unchanged.
     """
-    mean = X.mean(axis=0, dtype=np.float64)
-    std = X.std(axis=0, dtype=np.float64)
+    mean, std = _column_stats(X)
     ok = np.isfinite(std) & (std > 0)
     scale = np.ones_like(std)
     scale[ok] = np.exp2(np.round(np.log2(std[ok])))
@@ -48,14 +47,21 @@ def power_of_two_standardization(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return shift, scale
 
 
-def standardized(X: np.ndarray, shift: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """(X - shift) / scale in X's dtype, as a new array (X itself when the transform is the
-    identity)."""
-    if not shift.any() and (scale == 1).all():
-        return X
-    out = X - shift.astype(X.dtype)
-    out *= (1 / scale).astype(X.dtype)  # exact: 1/scale is a power of two
-    return out
+def _column_stats(X: np.ndarray, step: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each column in float64, two passes over row chunks (no
+    float64 copy of X)."""
+    n = len(X)
+    mean = sum(X[i : i + step].sum(0, dtype=np.float64) for i in range(0, n, step)) / n
+    squares = sum(((X[i : i + step] - mean) ** 2).sum(0) for i in range(0, n, step))
+    return mean, np.sqrt(squares / n)
+
+
+def standardize_inplace(X: np.ndarray, shift: np.ndarray, scale: np.ndarray) -> None:
+    """X <- (X - shift) / scale in X's dtype (nothing changes where shift is 0 and scale 1)."""
+    if shift.any():
+        X -= shift.astype(X.dtype)  # k * 2**e: exact in float32 too
+    if (scale != 1).any():
+        X *= (1 / scale).astype(X.dtype)  # a power of two: exact
 
 
 def fold_into_first_layer(
