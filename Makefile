@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: venv data train test bench lint clean
+.PHONY: venv data train test wheel-smoke bench lint clean
 
 venv: $(VENV)/.installed
 
@@ -24,6 +24,12 @@ train: venv data
 
 test: venv data
 	$(BIN)/python -m pytest $(ARGS)
+	@$(MAKE) --no-print-directory wheel-smoke
+
+# The distribution as users get it: sdist and wheel built, the wheel installed into a fresh venv
+# outside the checkout, every command run once there on the sample (about 2 minutes).
+wheel-smoke: venv
+	bash scripts/smoke-wheel.sh $(BIN)/python
 
 bench: venv data
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"

@@ -15,6 +15,7 @@ import typer
 
 from .._version import __version__
 from ..errors import NetlabError
+from . import config as config_cmd
 from . import data as data_cmd
 from . import doctor as doctor_cmd
 from . import eval as eval_cmd
@@ -44,6 +45,7 @@ app.command("export")(export_cmd.export)
 app.command("reproduce")(reproduce_cmd.reproduce)
 app.add_typer(data_cmd.app, name="data")
 app.command("doctor")(doctor_cmd.doctor)
+app.add_typer(config_cmd.app, name="config")
 
 
 def _version(value: bool) -> None:

@@ -12,7 +12,11 @@ from .ui import console, print_json
 
 
 def experiment(
-    file: Path = typer.Argument(..., help="Experiment file (TOML): base config, variants, seeds."),
+    file: Path = typer.Argument(
+        ...,
+        help="Experiment file (TOML: base config, variants, seeds) or preset name, e.g. "
+        "paper/regularization (netlab config list).",
+    ),
     out: Path = typer.Option(None, "--out", "-o", help="Sweep directory (default: runs/<name>)."),
     workers: int = typer.Option(1, "--workers", "-w", help="Local worker processes."),
     scheduler: str = typer.Option(
@@ -33,8 +37,9 @@ def experiment(
     from ..experiments.execute import run_experiment
     from ..experiments.files import load_experiment, slug
     from ..experiments.plan import is_finished, plan
+    from ..presets import experiment_path
 
-    exp = load_experiment(file)
+    exp = load_experiment(experiment_path(file))
     out_dir = out if out is not None else Path("runs") / slug(exp.name)
     specs = plan(exp, out_dir)
     todo = sum(not is_finished(s, device, blas_threads) for s in specs)

@@ -15,12 +15,16 @@ def reproduce(
         Path("runs/reproduce"), "--out", "-o", help="Where the runs go (one folder per experiment)."
     ),
     report: Path = typer.Option(
-        Path("docs/reproduction.md"), "--report", help="The Markdown report to (re)write."
+        None,
+        "--report",
+        help="The Markdown report to (re)write (default: docs/reproduction.md in a netlab "
+        "checkout, else OUT/reproduction.md).",
     ),
     experiments: Path = typer.Option(
         None,
         "--experiments",
-        help="Folder with paper/ and corrected/ experiment files (default: configs/experiments).",
+        help="Folder with paper/ and corrected/ experiment files (default: configs/experiments "
+        "of the current directory if there is one, else the installed presets).",
     ),
     workers: int = typer.Option(1, "--workers", "-w", help="Local worker processes."),
     scheduler: str = typer.Option(
@@ -50,6 +54,9 @@ def reproduce(
 
     from ..experiments.study.run import reproduce as run_study
 
+    if report is None:
+        in_checkout = Path("docs").is_dir() and Path("configs/experiments").is_dir()
+        report = Path("docs/reproduction.md") if in_checkout else out / "reproduction.md"
     show = not (quiet or json_out)
     bar = Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=console, disable=not (show and console.is_terminal))  # fmt: skip

@@ -15,7 +15,11 @@ from .ui import TrainingProgress, console, notice, pct, print_json, progress_mod
 
 def train(
     config: Path = typer.Option(
-        None, "--config", "-c", help="TOML config (default: the built-in baseline)."
+        None,
+        "--config",
+        "-c",
+        help="TOML config file or preset name: baseline, paper, best (netlab config list). "
+        "Default: the built-in baseline.",
     ),
     out: Path = typer.Option(
         None, "--out", "-o", help="Run directory (default: runs/<config>-seed<N>-<time>)."
@@ -92,6 +96,7 @@ def train(
     from ..errors import ConfigError, Interrupted
     from ..files.atomic import atomic_write
     from ..files.runs import new_run_dir, run_lock, write_run
+    from ..presets import config_path
     from ..training.run import train as run_training
 
     if resume is not None:
@@ -107,7 +112,7 @@ def train(
             )
         base = load_config(resume / "config.toml")
     else:
-        base = load_config(config) if config is not None else Config()
+        base = load_config(config_path(config)) if config is not None else Config()
     cfg = with_overrides(
         base,
         {

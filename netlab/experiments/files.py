@@ -3,7 +3,8 @@
 An experiment file (TOML):
 
     name = "regularization"
-    base = "../paper/baseline.toml"   # relative to this file; omitted: the built-in defaults
+    base = "../paper/baseline.toml"   # relative to this file, or a preset name ("paper");
+                                      # omitted: the built-in defaults
     seeds = [0, 1, 2]                 # or a count: seeds = 3 -> [0, 1, 2]
 
     [overrides]                       # applied to every variant
@@ -33,6 +34,7 @@ from typing import Any
 
 from ..config import Config, config_from_dict, load_config
 from ..errors import ConfigError
+from ..presets import config_path
 from ..schema import FIELDS as SECTIONS
 
 TOP_KEYS = ("name", "base", "seeds", "overrides", "variants", "grid")
@@ -109,7 +111,7 @@ def load_experiment(path: str | Path) -> Experiment:
     if "base" in raw:
         if not isinstance(raw["base"], str):
             raise ConfigError(f"{origin}: base must be a path string; got {raw['base']!r}")
-        base = load_config(path.parent / raw["base"])
+        base = load_config(config_path(raw["base"], base=path.parent))
     else:
         base = Config(name=slug(name))
     seeds = raw.get("seeds", [0])

@@ -1,9 +1,15 @@
 """A scikit-learn estimator that trains with netlab: fit / predict / predict_proba / score, usable
 in Pipelines and GridSearchCV, on the CPU or a CUDA GPU (the `sklearn` extra).
 
-The training is netlab's own (train.fit: explicit backprop, SGD with momentum, the best-validation
-epoch restored when early_stopping is on); inputs are used as given, so put a StandardScaler in
-front of it as with scikit-learn's own MLPClassifier.
+The training is netlab's own (training.loop.fit: explicit backprop, SGD with momentum, the
+best-validation epoch restored when early_stopping is on). Two things make it hold scikit-learn's
+contract on any input:
+- each feature is shifted and divided by a power of two near its spread before training
+  (sklearn_data.py; exact, so inputs a StandardScaler has standardized pass unchanged), and the
+  transform is folded into the first layer, so coefs_ apply to the raw inputs;
+- predictions are computed in float64 whatever the training dtype, so a row's probabilities do
+  not depend on which other rows are asked with it (in float32, BLAS picks kernels and blocking by
+  the number of rows, and the last bits it changes exceed scikit-learn's rtol of 1e-7).
 """
 
 from __future__ import annotations
@@ -26,6 +32,12 @@ except ImportError as exc:  # pragma: no cover - exercised by the optional-extra
     ) from exc
 
 from ..errors import ConfigError
+from .sklearn_data import (
+    fold_into_first_layer,
+    power_of_two_standardization,
+    standardize_inplace,
+    validation_split,
+)
 
 ALIASES = {"logistic": "sigmoid"}  # scikit-learn's names for netlab's activations
 
@@ -61,7 +73,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     Attributes after fit: classes_, n_features_in_, n_iter_, loss_curve_ (mean training loss
     over each epoch's batches, each measured before its update, as scikit-learn's),
     validation_scores_ (validation accuracy per epoch, or None), best_validation_score_,
-    coefs_, intercepts_ (host arrays), history_ (netlab's per-epoch records).
+    coefs_, intercepts_ (float64 host arrays, for the raw inputs), history_ (netlab's per-epoch
+    records).
     """
 
     def __init__(
@@ -142,10 +155,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(str(exc)) from None
 
     def fit(self, X: Any, y: Any) -> MLPClassifier:
-        from ..data.prepare import Prepared, stratified_split
-        from ..nn.backend import get_backend
-        from ..training.loop import fit, seeded_rngs
-        from ..training.run import build_model
+        """Train on X (n_samples, n_features) and labels y; inputs are validated (finite,
+        2-D, at least 2 classes) before anything else, the early-stopping split included."""
+        from ..training.loop import seeded_rngs
 
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32])
         check_classification_targets(y)
@@ -157,52 +169,23 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             )
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
         rngs = seeded_rngs(seed)
-        n = len(X)
         if self.early_stopping:
-            if not 0.0 < self.validation_fraction < 1.0:
-                raise ValueError(
-                    f"validation_fraction must be in (0, 1); got {self.validation_fraction!r}"
-                )
-            train_rows, val_rows = stratified_split(y_enc, self.validation_fraction, rngs.split)
-            if len(train_rows) == 0 or len(val_rows) == 0:
-                raise ValueError(
-                    f"validation_fraction {self.validation_fraction} leaves an empty split of "
-                    f"{n} samples; use more samples or early_stopping=False"
-                )
+            train_rows, val_rows = validation_split(y_enc, self.validation_fraction, rngs.split)
         else:
-            train_rows, val_rows = np.arange(n), np.arange(0)
+            train_rows, val_rows = np.arange(len(X)), np.arange(0)
         config = self._config(len(train_rows), seed)
-        try:
-            backend = get_backend(self.device, self.dtype)
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
+        shift, scale = power_of_two_standardization(X)  # as a StandardScaler in front sees it
         rows = np.concatenate([train_rows, val_rows])
-        Xd = backend.asarray(np.ascontiguousarray(X[rows]), dtype=backend.dtype)
-        yd = backend.asarray(y_enc[rows].astype(np.int64))
-        data = Prepared(
-            X=Xd,
-            y=yd,
-            y_host=y_enc[rows],
-            train_idx=np.arange(len(train_rows)),
-            val_idx=np.arange(len(train_rows), n),
-            X_test=Xd[:0],
-            y_test=yd[:0],
-            y_test_host=y_enc[:0],
-            mean=np.zeros(X.shape[1]),
-            std=np.ones(X.shape[1]),
-            location="arrays",
-            checksums_ok=None,
-            n_classes=len(self.classes_),
-            class_names=tuple(str(c) for c in self.classes_),
-            source="arrays",
-            scale=1.0,
-        )
-        model = build_model(config, X.shape[1], len(self.classes_), rngs.init, backend)
-        result = fit(model, data, config, rngs, train_metrics="running")
+        X_rows = X[rows]  # a copy (fancy indexing), training rows first
+        standardize_inplace(X_rows, shift, scale)
+        model, result = self._train(X_rows, y_enc[rows], len(train_rows), config, rngs)
         state = model.state()
         layers = len(model.sizes) - 1
-        self.coefs_ = [state[f"W{i}"] for i in range(1, layers + 1)]
-        self.intercepts_ = [state[f"b{i}"] for i in range(1, layers + 1)]
+        self.coefs_ = [state[f"W{i}"].astype(np.float64) for i in range(1, layers + 1)]
+        self.intercepts_ = [state[f"b{i}"].astype(np.float64) for i in range(1, layers + 1)]
+        self.coefs_[0], self.intercepts_[0] = fold_into_first_layer(
+            self.coefs_[0], self.intercepts_[0], shift, scale
+        )
         self.history_ = result.history
         self.n_iter_ = len(result.history)
         self.loss_curve_ = [r["train_loss"] for r in result.history]
@@ -215,14 +198,44 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.n_layers_ = layers + 1
         self.n_outputs_ = len(self.classes_)
         self.out_activation_ = "softmax"
-        self._model = model
+        self._predictor = self._float64_model(rebuild=True)
         return self
+
+    def _train(self, X: np.ndarray, y: np.ndarray, n_train: int, config: Any, rngs: Any) -> Any:
+        """netlab's training loop on rows X[:n_train] (validation: the rest) -> (model, result)."""
+        from ..data.prepare import Prepared
+        from ..nn.backend import get_backend
+        from ..training.loop import fit
+        from ..training.run import build_model
+
+        try:
+            backend = get_backend(self.device, self.dtype)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        Xd = backend.asarray(np.ascontiguousarray(X), dtype=backend.dtype)
+        yd = backend.asarray(y.astype(np.int64))
+        n, n_classes = len(X), len(self.classes_)
+        data = Prepared(
+            X=Xd, y=yd, y_host=y, train_idx=np.arange(n_train), val_idx=np.arange(n_train, n),
+            X_test=Xd[:0], y_test=yd[:0], y_test_host=y[:0],
+            mean=np.zeros(X.shape[1]), std=np.ones(X.shape[1]), location="arrays",
+            checksums_ok=None, n_classes=n_classes, class_names=tuple(map(str, self.classes_)),
+            source="arrays", scale=1.0,
+        )  # fmt: skip
+        model = build_model(config, X.shape[1], n_classes, rngs.init, backend)
+        return model, fit(model, data, config, rngs, train_metrics="running")
 
     # ------------------------------------------------------------------ predict
 
-    def _device_model(self) -> Any:
-        model = getattr(self, "_model", None)
-        if model is None:  # after unpickling: rebuild on the device from the host arrays
+    def _float64_model(self, rebuild: bool = False) -> Any:
+        """The fitted network in float64 on the estimator's device, for every prediction.
+
+        float64 sums make each row's result independent of the batch it is computed in to far
+        below scikit-learn's rtol of 1e-7 (float32 does not: 1 ulp is 6e-8, and BLAS picks its
+        kernels and blocking by the number of rows). Built by fit, and again after unpickling.
+        """
+        model = None if rebuild else getattr(self, "_predictor", None)
+        if model is None:
             from ..nn.backend import get_backend
             from ..nn.layers import MLP
 
@@ -230,23 +243,23 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             state = {f"W{i + 1}": W for i, W in enumerate(self.coefs_)}
             state.update({f"b{i + 1}": b for i, b in enumerate(self.intercepts_)})
             model = MLP(sizes, ALIASES.get(self.activation, self.activation), init="xavier",
-                        backend=get_backend(self.device, self.dtype), state=state)  # fmt: skip
-            self._model = model
+                        backend=get_backend(self.device, "float64"), state=state)  # fmt: skip
+            self._predictor = model
         return model
 
     def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, (n_samples, n_classes) float64, computed in float64."""
         from ..nn.losses import log_softmax
 
         check_is_fitted(self, "coefs_")
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        model = self._device_model()
+        model = self._float64_model()
         be = model.backend
         out = []
         for start in range(0, len(X), 8192):
             x = be.asarray(np.ascontiguousarray(X[start : start + 8192]), dtype=be.dtype)
             out.append(be.to_numpy(be.xp.exp(log_softmax(model.logits(x)))))
-        proba = np.concatenate(out) if out else np.zeros((0, len(self.classes_)))
-        return proba.astype(np.float64)
+        return np.concatenate(out) if out else np.zeros((0, len(self.classes_)))
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "coefs_")
@@ -259,5 +272,5 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state.pop("_model", None)  # device arrays and modules do not pickle; coefs_ do
+        state.pop("_predictor", None)  # device arrays do not pickle; coefs_ do
         return state

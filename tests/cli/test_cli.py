@@ -592,7 +592,7 @@ CATALOG = [
         "reproduce experiments folder missing",
         lambda t, m: ["reproduce", "--experiments", str(t / "none"), "--report", str(t / "r.md")],
         2,
-        "not found; run from the netlab checkout",
+        "not found; pass --experiments DIR holding paper/ and corrected/",
     ),
     (
         "reproduce negative batch-1 epochs",

@@ -170,7 +170,7 @@ def test_rerun_resumes_without_training(reproduced, study_dir):
 
 
 def test_bad_inputs_fail_before_any_run(tmp_path, study_dir):
-    with pytest.raises(ConfigError, match="not found; run from the netlab checkout"):
+    with pytest.raises(ConfigError, match="not found; pass --experiments DIR"):
         plan_study(tmp_path, tmp_path / "out")
     with pytest.raises(ConfigError, match="--batch1-epochs must be an integer >= 0"):
         plan_study(study_dir / "configs" / "experiments", tmp_path / "out", batch1_epochs=-1)

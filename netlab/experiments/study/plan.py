@@ -70,11 +70,14 @@ class Study:
 
 
 def default_experiments_dir() -> Path:
-    """configs/experiments of the current directory, else of the checkout netlab runs from."""
+    """configs/experiments of the current directory (a checkout, or a copy of the presets to
+    edit), else the presets installed with netlab (presets.py)."""
     here = Path("configs/experiments")
     if here.is_dir():
         return here
-    return Path(__file__).resolve().parents[3] / "configs" / "experiments"
+    from ...presets import experiments_dir
+
+    return experiments_dir()
 
 
 def run_key(spec: RunSpec) -> str:
@@ -95,8 +98,8 @@ def plan_study(
             path = experiments_dir / protocol / f"{name}.toml"
             if not path.is_file():
                 raise ConfigError(
-                    f"experiment file {path} not found; run from the netlab checkout or pass "
-                    "--experiments DIR holding paper/ and corrected/"
+                    f"experiment file {path} not found; pass --experiments DIR holding paper/ "
+                    "and corrected/, or omit it to use the installed presets"
                 )
             exp = load_experiment(path)
             experiments[protocol, name] = exp

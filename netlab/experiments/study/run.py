@@ -40,9 +40,11 @@ def reproduce(
     report = Path(report)
     if report.suffix != ".md":
         raise ConfigError(f"--report must be a Markdown file (.md); got {report}")
-    if not report.parent.is_dir():
+    in_out = report.parent.resolve() == Path(out_dir).resolve()  # created with the runs
+    if not report.parent.is_dir() and not in_out:
         raise ConfigError(f"cannot write {report}: directory {report.parent} does not exist")
     study = plan_study(experiments_dir or default_experiments_dir(), out_dir, batch1_epochs)
+    report.parent.mkdir(parents=True, exist_ok=True)  # inputs are valid: OUT may be made now
     archive_dir = report.with_suffix("") / "runs"
     if report_only:
         if not archive_dir.is_dir():
