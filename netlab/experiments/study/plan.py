@@ -176,8 +176,10 @@ def reproduce(
 ) -> dict[str, Any]:
     """Run (or resume) every run of the study in both protocols and write the report.
 
-    Returns {"ran", "reused", "copied", "seconds", "report", "figures"}. Raises NetlabError after
-    writing the tables and the report when some runs failed (a re-run retries only those).
+    Returns {"ran", "reused", "busy_note", "copied", "seconds", "report", "figures"} (busy_note:
+    one line about runs another process was training, left out of the report, or ""). Raises
+    NetlabError after writing the tables and the report when some runs failed (a re-run retries
+    only those).
     """
     report = Path(report)
     if report.suffix != ".md":
@@ -190,7 +192,7 @@ def reproduce(
     if on_start:
         on_start(study, unique)
     started = time.perf_counter()
-    todo, failures = execute(
+    done = execute(
         unique,
         workers=workers,
         scheduler=scheduler,
@@ -206,8 +208,8 @@ def reproduce(
         + ([f"--device {device}"] if device != "cpu" else [])
         + ([f"--blas-threads {blas_threads}"] if blas_threads != 1 else [])
     )
-    if todo:
-        log_invocation(study.out_dir, command, len(todo), len(failures), seconds)
+    if done.trained or done.failures:
+        log_invocation(study.out_dir, command, len(done.trained), len(done.failures), seconds)
     copied = share_runs(study, device, blas_threads)
     tables = {}
     for key, exp in study.experiments.items():
@@ -232,11 +234,12 @@ def reproduce(
     from ...files.atomic import atomic_write
 
     atomic_write(report, lambda f: f.write(text.encode()), force=True)
-    if failures:
-        raise failed_runs_error(failures, len(todo), report)
+    if done.failures:
+        raise failed_runs_error(done.failures, len(done.todo), report)
     return {
-        "ran": len(todo),
-        "reused": len(unique) - len(todo),
+        "ran": len(done.trained),
+        "reused": len(unique) - len(done.trained) - len(done.busy),
+        "busy_note": done.busy_note(),
         "copied": copied,
         "seconds": seconds,
         "report": report,
