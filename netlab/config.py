@@ -130,10 +130,19 @@ def _toml_value(value: Any) -> str:
     return repr(value)
 
 
+MAX_NAME_BYTES = 100  # a run directory is named <name>-seed<N>-<time>: within 255 bytes
+
+
 def _check_name(name: Any, origin: str) -> str:
-    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_." for c in name):
+    if (
+        not isinstance(name, str)
+        or not name
+        or len(name.encode("utf-8", "replace")) > MAX_NAME_BYTES
+        or not all(c.isalnum() or c in "-_." for c in name)
+    ):
         raise ConfigError(
-            f"{origin}: name must be a non-empty string of letters, digits, - _ .; got {name!r}"
+            f"{origin}: name must be a non-empty string of letters, digits, - _ . of at most "
+            f"{MAX_NAME_BYTES} bytes; got {name!r:.60}"
         )
     return name
 
@@ -209,6 +218,7 @@ def load_config(path: str | Path) -> Config:
     path = Path(path)
     text = read_toml_file(path, "config file", "pass an existing --config file (.toml)")
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in path.stem) or "config"
+    stem = stem.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", "ignore")
     return config_from_toml(text, origin=str(path), name=stem)
 
 

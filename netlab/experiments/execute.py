@@ -11,7 +11,7 @@ from typing import Any
 from ..config import Config
 from ..errors import ConfigError, NetlabError
 from .files import Experiment
-from .plan import RunSpec, is_finished, plan
+from .plan import RunSpec, is_finished, plan, read_summary
 from .results import write_results
 from .runner import BUSY, TRAINED, Outcome
 
@@ -121,6 +121,7 @@ def run_experiment(
         blas_threads=blas_threads,
         on_done=on_done,
     )
+    done.busy = [(s, h) for s, h in done.busy if read_summary(s.run_dir) is None]  # still busy
     result = write_results(experiment, specs, out_dir)
     if done.failures:
         raise failed_runs_error(done.failures, len(done.todo), result["markdown"])

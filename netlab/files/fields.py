@@ -80,7 +80,13 @@ def number(
 ) -> float:
     """A float (or int) in [lo, hi], never a bool; NaN only where `nan` allows it."""
     if not isinstance(value, bool) and isinstance(value, int | float):
-        v = float(value) if abs(value) < 1e308 else math.inf
+        v = (
+            value
+            if isinstance(value, float)
+            else float(value)
+            if abs(value) < 2**1023
+            else math.inf
+        )
         if (nan and math.isnan(v)) or (lo <= v <= hi and math.isfinite(v)):
             return v
     allowed = " or NaN" if nan else ""

@@ -166,7 +166,7 @@ def _check_meta(path: Path, meta: Any) -> dict[str, tuple[int, ...]]:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise _bad(path, "metadata does not describe a netlab model")
     version = meta.get("format_version")
-    if isinstance(version, bool) or version not in READS:
+    if type(version) is not int or version not in READS:
         raise ModelFileError(
             f"{path}: model format version {version!r:.40} is not supported; this netlab "
             f"({__version__}) reads versions {', '.join(map(str, READS))}; use a matching netlab"
@@ -208,7 +208,12 @@ def check_metadata(meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     shapes = parameter_shapes(sizes)
     if "parameters" in meta and meta["parameters"] != {k: list(v) for k, v in shapes.items()}:
         raise Invalid("parameters", "does not match the layer sizes")
+    for key in ("netlab_version", "config_name"):
+        if key in meta:
+            text(meta[key], key, limit=256)
     norm = table(meta.get("normalization"), "normalization")
+    if "pixels" in norm:
+        text(norm["pixels"], "normalization.pixels", limit=256)
     numbers(norm.get("mean"), "normalization.mean", sizes[0], -1e30, 1e30)
     numbers(norm.get("std"), "normalization.std", sizes[0], 1e-30, 1e30)
     if meta.get("format_version") != 1:

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import DataError, NetlabError, OutputExistsError
 
 Histories = dict[str, list[list[dict[str, float]]]]  # variant -> one history per seed
+MAX_DRAWN = 1e100  # larger (valid, finite) values are not drawn
 
 
 def _pyplot() -> Any:
@@ -34,6 +35,7 @@ def _stack(histories: list[list[dict[str, float]]], key: str) -> tuple[np.ndarra
     """Epochs and a (seeds, epochs) array of `key`, cut to the shortest run (early stops)."""
     n = min(len(h) for h in histories)
     values = np.array([[r[key] for r in h[:n]] for h in histories], dtype=float)
+    values[np.abs(values) > MAX_DRAWN] = np.nan  # left out: matplotlib's axes overflow
     return np.arange(1, n + 1), values
 
 

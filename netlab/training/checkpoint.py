@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import signal
 from dataclasses import dataclass, field
@@ -124,7 +125,7 @@ def load_checkpoint(path: str | Path, config: Any) -> TrainState:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{bad}: not a {FORMAT} file")
     version = meta.get("format_version")
-    if isinstance(version, bool) or version not in (1, FORMAT_VERSION):
+    if type(version) is not int or version not in (1, FORMAT_VERSION):
         raise ModelFileError(
             f"{path} is checkpoint format version {version!r:.40}; this netlab reads versions 1 "
             f"and {FORMAT_VERSION}; finish the run with the netlab that started it"
@@ -137,13 +138,15 @@ def load_checkpoint(path: str | Path, config: Any) -> TrainState:
     if set(arrays) != expected or not set(ARRAYS) <= set(arrays):
         raise ModelFileError(f"{bad}: it holds {sorted(arrays)}"[:300])
     n, dtype = meta.get("n_params"), meta.get("dtype")
+    if type(n) is not int:
+        raise ModelFileError(f"{bad}: field n_params must be an integer; got {n!r:.40}")
     for name, a in arrays.items():
         if a is None or str(a.dtype) != dtype or dtype not in DTYPES or a.shape != (n,):
             raise ModelFileError(f"{bad}: array {name} is not {dtype!r:.20} of shape ({n!r:.20},)")
         if not np.isfinite(a).all():
             raise ModelFileError(f"{bad}: array {name} holds NaN or infinite values")
     try:
-        return _state(meta, arrays, config.training.epochs)
+        return _check_progress(_state(meta, arrays, config.training.epochs), config.training)
     except Invalid as exc:
         raise ModelFileError(f"{bad}: field {exc}; delete it to start over") from None
 
@@ -158,6 +161,8 @@ def _state(meta: dict[str, Any], arrays: dict[str, np.ndarray], epochs: int) -> 
     epoch done, well-formed generator states."""
     from ..nn.optimizers import OPTIMIZERS
 
+    if "netlab_version" in meta:
+        text(meta["netlab_version"], "netlab_version", limit=256)
     epoch = integer(meta.get("epoch"), "epoch", 1, epochs)
     history = check_history(meta.get("history"), "history")
     if len(history) != epoch:
@@ -176,6 +181,37 @@ def _state(meta: dict[str, Any], arrays: dict[str, np.ndarray], epochs: int) -> 
         rng_states=_rng_states(meta.get("rng_states")),
         config_toml=meta["config_toml"],
     )
+
+
+def _check_progress(state: TrainState, t: Any) -> TrainState:
+    """The early-stopping state must be the one the history implies (as Trainer.track_best
+    derives it): the best epoch is the first with the lowest monitored value (-val_accuracy,
+    val_loss, or -epoch without a validation split), best_value is that value, and stopped says
+    whether patience ran out before the last epoch."""
+    no_val = [math.isnan(r["val_loss"]) or math.isnan(r["val_accuracy"]) for r in state.history]
+    if any(no_val) and not all(math.isnan(v) for r in state.history for v in _val(r)):
+        raise Invalid("history", "has validation metrics in some epochs and NaN in others")
+    values = [
+        -r["epoch"] if none else (r["val_loss"] if t.monitor == "val_loss" else -r["val_accuracy"])
+        for r, none in zip(state.history, no_val, strict=True)
+    ]
+    best = values.index(min(values)) + 1
+    if state.best_epoch != best or state.best_value != values[best - 1]:
+        raise Invalid(
+            "best_epoch",
+            f"and best_value must be {best} and {values[best - 1]!r} (the history's best by "
+            f"{t.monitor}); got {state.best_epoch} and {state.best_value!r}",
+        )
+    stop = t.patience > 0 and state.epoch - best >= t.patience and state.epoch < t.epochs
+    if state.stopped != stop:
+        raise Invalid(
+            "stopped", f"must be {str(stop).lower()} (patience {t.patience}, best {best})"
+        )
+    return state
+
+
+def _val(record: dict[str, float]) -> tuple[float, float]:
+    return record["val_loss"], record["val_accuracy"]
 
 
 def _rng_states(states: Any) -> dict[str, dict]:

@@ -210,6 +210,7 @@ def reproduce(
     )
     if done.trained or done.failures:
         log_invocation(study.out_dir, command, len(done.trained), len(done.failures), seconds)
+    done.busy = [(s, h) for s, h in done.busy if read_summary(s.run_dir) is None]  # still busy
     copied = share_runs(study, device, blas_threads)
     tables = {}
     for key, exp in study.experiments.items():
