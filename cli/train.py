@@ -183,6 +183,11 @@ def train(
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (signals.py)
             if not (run_dir / "config.toml").is_file():
                 raise interrupted("no epoch had finished; nothing was written") from None
+            if not (run_dir / "checkpoint.npz").is_file():
+                raise interrupted(
+                    f"{run_dir} keeps its config, no epoch had finished: netlab train --resume "
+                    f"{run_dir} starts it again"
+                ) from None
             raise interrupted(
                 f"{run_dir} keeps its config and the checkpoint of its last finished epoch: "
                 f"netlab train --resume {run_dir} continues"

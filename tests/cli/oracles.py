@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from hostile import ACTIVATIONS, MAX_DEPTH, SOURCES, depth
+from hostile import ACTIVATIONS, MAX_DEPTH, SOURCES
+from mutate import depth
 
 from netlab.config import config_from_dict
 from netlab.errors import ConfigError
