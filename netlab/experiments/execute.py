@@ -40,10 +40,12 @@ class Execution:
         if not self.busy:
             return ""
         holders = sorted({holder for _, holder in self.busy})
+        n, one = len(self.busy), len(self.busy) == 1
         return (
-            f"{len(self.busy)} runs were being trained by another netlab process "
-            f"({'; '.join(holders[:3])}{'; ...' if len(holders) > 3 else ''}) and are not in "
-            "this table; run the same command again once it has finished"
+            f"{n} {'run was' if one else 'runs were'} being trained by another netlab process "
+            f"({'; '.join(holders[:3])}{'; ...' if len(holders) > 3 else ''}) and "
+            f"{'is' if one else 'are'} not in this table; run the same command again once it has "
+            "finished"
         )
 
 

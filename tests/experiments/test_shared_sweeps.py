@@ -76,9 +76,9 @@ def test_a_busy_run_is_named_with_its_holder(tmp_path):
                               env=ENV, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr
     (line,) = done.stderr.strip().splitlines()
-    assert line.startswith(f"note: 1 runs were being trained by another netlab process (pid "
+    assert line.startswith(f"note: 1 run was being trained by another netlab process (pid "
                            f"{os.getpid()} on ")  # fmt: skip
-    assert line.endswith("and are not in this table; run the same command again once it has "
+    assert line.endswith("and is not in this table; run the same command again once it has "
                          "finished")  # fmt: skip
 
 
