@@ -91,6 +91,20 @@ def run_local(
     return failures
 
 
+def _visible(on_outcome: OnOutcome) -> OnOutcome:
+    """on_outcome, after checking that this machine sees the run a Dask worker finished."""
+
+    def seen(spec: RunSpec, outcome: Outcome) -> None:
+        if outcome.status != BUSY and not (spec.run_dir / "metrics.json").is_file():
+            raise NetlabError(
+                f"a Dask worker finished {spec.run_dir} but this machine cannot see it; the "
+                "workers must share the filesystem holding --out"
+            )
+        on_outcome(spec, outcome)
+
+    return seen
+
+
 def run_dask(
     specs: list[RunSpec], scheduler: Any, device: str, on_outcome: OnOutcome, blas_threads: int = 1
 ) -> list[str]:
@@ -134,18 +148,10 @@ def run_dask(
             for spec in specs
         }
 
-        def seen(spec: RunSpec, outcome: Outcome) -> None:
-            if outcome.status != BUSY and not (spec.run_dir / "metrics.json").is_file():
-                raise NetlabError(
-                    f"a Dask worker finished {spec.run_dir} but this machine cannot see it; the "
-                    "workers must share the filesystem holding --out"
-                )
-            on_outcome(spec, outcome)
-
         try:
             for future in dask_completed(list(futures)):
                 # Also KilledWorker, CancelledError, a worker without netlab, ...
-                _settle(future, futures[future], failures, (Exception,), seen)
+                _settle(future, futures[future], failures, (Exception,), _visible(on_outcome))
         except BaseException:  # Ctrl-C, SIGTERM: queued runs are dropped
             client.cancel(list(futures))
             raise

@@ -211,16 +211,11 @@ def check_metadata(meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     for key in ("netlab_version", "config_name"):
         if key in meta:
             text(meta[key], key, limit=256)
-    norm = table(meta.get("normalization"), "normalization")
-    if "pixels" in norm:
-        text(norm["pixels"], "normalization.pixels", limit=256)
-    numbers(norm.get("mean"), "normalization.mean", sizes[0], -1e30, 1e30)
-    numbers(norm.get("std"), "normalization.std", sizes[0], 1e-30, 1e30)
     if meta.get("format_version") != 1:
         for key in ("input_scale", "class_names", "data_source"):
             if key not in meta:
                 raise Invalid(key, "is missing (format version 2 records it)")
-    number(meta.get("input_scale", 255.0), "input_scale", 1e-30, 1e30)
+    _check_inputs(meta, sizes[0])
     names = meta.get("class_names")
     if names is not None and (
         not isinstance(names, list)
@@ -239,6 +234,16 @@ def check_metadata(meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
         if key in meta:
             number(meta[key], key, 0.0, 1.0)
     return shapes
+
+
+def _check_inputs(meta: dict[str, Any], n_in: int) -> None:
+    """What turns raw inputs into the model's: input_scale, normalization mean and std."""
+    norm = table(meta.get("normalization"), "normalization")
+    if "pixels" in norm:
+        text(norm["pixels"], "normalization.pixels", limit=256)
+    numbers(norm.get("mean"), "normalization.mean", n_in, -1e30, 1e30)
+    numbers(norm.get("std"), "normalization.std", n_in, 1e-30, 1e30)
+    number(meta.get("input_scale", 255.0), "input_scale", 1e-30, 1e30)
 
 
 def _check_config(config: Any) -> Config:

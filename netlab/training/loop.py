@@ -16,7 +16,7 @@ import numpy as np
 
 from ..config import Config
 from ..data.prepare import Prepared
-from ..errors import ConfigError, ModelFileError, TrainingDiverged
+from ..errors import ConfigError, TrainingDiverged
 from ..files.history import HISTORY_FIELDS  # noqa: F401  (re-exported)
 from ..nn.layers import MLP
 from ..nn.optimizers import make_optimizer
@@ -161,11 +161,6 @@ class Trainer:
             raise ConfigError(
                 f"the checkpoint holds the state of optimizer {state.optimizer!r}, this run uses "
                 f"{opt.name!r}; restore the run's config or start a new run"
-            )
-        if state.flat.shape != self.model.flat.shape:
-            raise ModelFileError(
-                f"the checkpoint holds {state.flat.size} parameters, this run's model has "
-                f"{self.model.flat.size}; restore the run's config and data or start a new run"
             )
         self.model.flat[...] = be.asarray(state.flat)
         self.best_flat[...] = be.asarray(state.best_flat)

@@ -6,6 +6,7 @@ Each case was a traceback, a hang or a file accepted against the schema; now eac
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -61,6 +62,24 @@ def checkpoint_meta(s: hostile.Seeds, edit) -> dict[str, bytes]:
     edit(meta)
     return {
         "run/checkpoint.npz": hostile._with_meta(members, meta),
+        "run/config.toml": s.run_config.encode(),
+    }
+
+
+def checkpoint_of_another_size(s: hostile.Seeds) -> dict[str, bytes]:
+    """Every array one longer and n_params to match: consistent, but not this run's model."""
+    members = mutate.unpack(s.checkpoint)
+    _, meta = hostile._meta_member(members)
+    out = []
+    for name, data in members:
+        if name != "metadata.npy":
+            buf = io.BytesIO()
+            np.save(buf, np.zeros(meta["n_params"] + 1, np.float32))
+            data = buf.getvalue()
+        out.append((name, data))
+    meta["n_params"] += 1
+    return {
+        "run/checkpoint.npz": hostile._with_meta(out, meta),
         "run/config.toml": s.run_config.encode(),
     }
 
@@ -382,6 +401,13 @@ CASES = [
         lambda s: checkpoint_meta(s, lambda m: m.__setitem__("n_params", float(m["n_params"]))),
         1,
         ["field n_params must be an integer"],
+    ),
+    (
+        "checkpoint of another model size",
+        "resume",
+        checkpoint_of_another_size,
+        1,
+        ["checkpoint.npz holds 6371 parameters, this run's model has 6370"],
     ),
     *[
         (
