@@ -4,7 +4,8 @@ Command modules import the library inside their functions, so `netlab --help` lo
 Rich but not NumPy.
 
 `main()` turns every NetlabError and usage error into one `error: ...` line and an exit code:
-1 for a failed operation, 2 for bad options, config or device, 3 for a diverged training.
+1 for a failed operation, 2 for bad options, config or device, 3 for a diverged training, 130 when
+Ctrl-C and 143 when SIGTERM stopped it (signals.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from . import gradcheck as gradcheck_cmd
 from . import options
 from . import plot as plot_cmd
 from . import reproduce as reproduce_cmd
+from . import signals
 from . import train as train_cmd
 from .ui import error
 
@@ -78,10 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     options.refresh_registry_help(command)
     args = sys.argv[1:] if argv is None else argv
     try:
-        rv = command.main(args=args, prog_name="netlab", standalone_mode=False)
+        with signals.handling():  # SIGTERM stops a command like Ctrl-C (exit 143)
+            rv = command.main(args=args, prog_name="netlab", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
-        if code == 130:  # typer turns Ctrl-C into exit code 130 without a word
-            error("interrupted; finished files are kept, none is left half-written")
+        if code == 130:  # typer turns Ctrl-C (and SIGTERM) into exit code 130 without a word
+            error(signals.stopped("finished files are kept, none is left half-written"))
+            code = signals.exit_code()
     except NetlabError as e:
         error(str(e))
         code = e.exit_code
@@ -93,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         error(e.format_message())
         code = e.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        error("interrupted; finished files are kept, none is left half-written")
-        code = 130
+        error(signals.stopped("finished files are kept, none is left half-written"))
+        code = signals.exit_code()
     except MemoryError:  # also CuPy's OutOfMemoryError
         error("out of memory; use smaller layers, a smaller batch or another device")
         code = 1

@@ -8,7 +8,8 @@ import typer
 
 from ..errors import NetlabError
 from . import options
-from .ui import console, print_json
+from .signals import interrupted
+from .ui import console, notice, print_json
 
 
 def experiment(
@@ -36,7 +37,7 @@ def experiment(
 
     from ..experiments.execute import run_experiment
     from ..experiments.files import load_experiment, slug
-    from ..experiments.plan import is_finished, plan
+    from ..experiments.plan import is_finished, plan, read_summary
     from ..presets import experiment_path
 
     exp = load_experiment(experiment_path(file))
@@ -68,21 +69,32 @@ def experiment(
             f"{len(exp.seeds)} seeds), {len(specs) - todo} already finished",
             markup=False,
         )
-    with bar:
-        result = run_experiment(
-            exp,
-            out_dir,
-            workers=workers,
-            scheduler=scheduler,
-            device=device,
-            blas_threads=blas_threads,
-            on_done=on_done,
-        )
+    try:
+        with bar:
+            result = run_experiment(
+                exp,
+                out_dir,
+                workers=workers,
+                scheduler=scheduler,
+                device=device,
+                blas_threads=blas_threads,
+                on_done=on_done,
+            )
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (signals.py)
+        finished = sum(read_summary(s.run_dir) is not None for s in specs)
+        raise interrupted(
+            f"{finished} of {len(specs)} runs are finished in {out_dir} and kept; the runs in "
+            f"progress were stopped unfinished; netlab experiment {file} --out {out_dir} trains "
+            "the rest"
+        ) from None
+    if result["busy_note"] and not json_out:
+        notice(f"note: {result['busy_note']}")
     if json_out:
         print_json(
             {
                 "ran": result["ran"],
                 "skipped": result["skipped"],
+                "busy": result["busy"],
                 "rows": result["rows"],
                 "csv": str(result["csv"]),
                 "markdown": str(result["markdown"]),

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from . import options
-from .ui import console, print_json
+from .signals import interrupted
+from .ui import console, notice, print_json
 
 
 def reproduce(
@@ -88,20 +89,29 @@ def reproduce(
                 markup=False,
             )
 
-    with bar:
-        result = run_study(
-            experiments_dir=experiments,
-            out_dir=out,
-            report=report,
-            workers=workers,
-            scheduler=scheduler,
-            device=device,
-            blas_threads=blas_threads,
-            batch1_epochs=batch1_epochs,
-            report_only=report_only,
-            on_done=on_done,
-            on_start=on_start,
-        )
+    try:
+        with bar:
+            result = run_study(
+                experiments_dir=experiments,
+                out_dir=out,
+                report=report,
+                workers=workers,
+                scheduler=scheduler,
+                device=device,
+                blas_threads=blas_threads,
+                batch1_epochs=batch1_epochs,
+                report_only=report_only,
+                on_done=on_done,
+                on_start=on_start,
+            )
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (signals.py)
+        raise interrupted(
+            f"the finished runs are kept in {out} ({state['done']} trained by this command), the "
+            f"runs in progress were stopped unfinished ({report} is written only after the last "
+            "run); the same netlab reproduce command trains the rest and writes the report"
+        ) from None
+    if result.get("busy_note") and not json_out:
+        notice(f"note: {result['busy_note']}")
     if json_out:
         print_json({k: str(v) if isinstance(v, Path) else v for k, v in result.items()
                     if k != "figures"})  # fmt: skip

@@ -10,6 +10,7 @@ import typer
 
 from ..errors import OutputExistsError
 from . import options
+from .signals import interrupted
 from .ui import TrainingProgress, console, notice, pct, print_json, progress_mode
 
 
@@ -93,7 +94,7 @@ def train(
 ) -> None:
     """Train an MLP and save the best-validation model with its history."""
     from ..config import Config, load_config, with_overrides
-    from ..errors import ConfigError, Interrupted
+    from ..errors import ConfigError
     from ..files.atomic import atomic_write
     from ..files.runs import new_run_dir, run_lock, write_run
     from ..presets import config_path
@@ -184,14 +185,17 @@ def train(
                     resume=resume is not None, on_start=start,
                 )  # fmt: skip
             paths = write_run(run_dir, result, started=started, force=True)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (signals.py)
             if not (run_dir / "config.toml").is_file():
-                raise Interrupted(
-                    "interrupted before the first epoch; nothing was written"
+                raise interrupted("no epoch had finished; nothing was written") from None
+            if not (run_dir / "checkpoint.npz").is_file():
+                raise interrupted(
+                    f"{run_dir} keeps its config, no epoch had finished: netlab train --resume "
+                    f"{run_dir} starts it again"
                 ) from None
-            raise Interrupted(
-                f"interrupted; {run_dir} keeps its config and the checkpoint of its last finished "
-                f"epoch: netlab train --resume {run_dir} continues"
+            raise interrupted(
+                f"{run_dir} keeps its config and the checkpoint of its last finished epoch: "
+                f"netlab train --resume {run_dir} continues"
             ) from None
     summary = paths["summary"]
     if summary["data_checksums_ok"] is False:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Any
 
@@ -34,8 +35,20 @@ def notice(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def strict_json(data: Any) -> Any:
+    """`data` with every NaN or infinite float replaced by None (JSON has no NaN: null)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: strict_json(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [strict_json(v) for v in data]
+    return data
+
+
 def print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, allow_nan=True))
+    """Strict JSON on stdout: NaN and infinities become null, never the NaN/Infinity tokens."""
+    print(json.dumps(strict_json(data), indent=2, allow_nan=False))
 
 
 def pct(x: float) -> str:

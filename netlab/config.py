@@ -9,7 +9,6 @@ a run written before a field existed resumes and is re-used after it is added.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,10 +130,19 @@ def _toml_value(value: Any) -> str:
     return repr(value)
 
 
+MAX_NAME_BYTES = 100  # a run directory is named <name>-seed<N>-<time>: within 255 bytes
+
+
 def _check_name(name: Any, origin: str) -> str:
-    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "-_." for c in name):
+    if (
+        not isinstance(name, str)
+        or not name
+        or len(name.encode("utf-8", "replace")) > MAX_NAME_BYTES
+        or not all(c.isalnum() or c in "-_." for c in name)
+    ):
         raise ConfigError(
-            f"{origin}: name must be a non-empty string of letters, digits, - _ .; got {name!r}"
+            f"{origin}: name must be a non-empty string of letters, digits, - _ . of at most "
+            f"{MAX_NAME_BYTES} bytes; got {name!r:.60}"
         )
     return name
 
@@ -174,28 +182,43 @@ def config_from_dict(raw: dict[str, Any], origin: str = "config", name: str = "c
     return config
 
 
-def config_from_toml(text: str, origin: str = "config", name: str = "config") -> Config:
+MAX_TOML_BYTES = 1 << 20  # configs and experiment files: a few KB in practice
+
+
+def parse_toml(text: str, origin: str) -> dict[str, Any]:
+    """A config or experiment file's TOML, within MAX_TOML_BYTES and fields.MAX_DEPTH levels."""
+    from .files import fields
+
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{origin}: not valid TOML ({exc}); fix the syntax") from None
-    except RecursionError:
-        raise ConfigError(f"{origin}: nested too deeply to be a netlab config") from None
-    return config_from_dict(raw, origin=origin, name=name)
+        return fields.parse_toml(text, MAX_TOML_BYTES)
+    except fields.Invalid as exc:
+        raise ConfigError(f"{origin}: {exc}; fix the file") from None
+
+
+def config_from_toml(text: str, origin: str = "config", name: str = "config") -> Config:
+    return config_from_dict(parse_toml(text, origin), origin=origin, name=name)
+
+
+def read_toml_file(path: Path, what: str, hint: str) -> str:
+    """The text of a TOML file (at most MAX_TOML_BYTES are read); ConfigError when it cannot be
+    read: `what` names the file's role, `hint` says what to pass instead."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read(MAX_TOML_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} not found; {hint}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory; {hint}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {what} {path} ({exc})") from None
 
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a TOML config file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} not found; pass an existing --config file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path} is a directory; pass a config file (.toml)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path} ({exc})") from None
+    text = read_toml_file(path, "config file", "pass an existing --config file (.toml)")
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in path.stem) or "config"
+    stem = stem.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", "ignore")
     return config_from_toml(text, origin=str(path), name=stem)
 
 

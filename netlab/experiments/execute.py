@@ -4,14 +4,16 @@ then its results table."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..config import Config
 from ..errors import ConfigError, NetlabError
 from .files import Experiment
-from .plan import RunSpec, is_finished, plan
+from .plan import RunSpec, is_finished, plan, read_summary
 from .results import write_results
+from .runner import BUSY, TRAINED, Outcome
 
 
 def estimated_cost(config: Config, n_train: int = 48_000) -> float:
@@ -23,6 +25,30 @@ def estimated_cost(config: Config, n_train: int = 48_000) -> float:
     return config.training.epochs * (steps * 150e-6 + 1.25 * n_train * params * 6 / 45e9)
 
 
+@dataclass
+class Execution:
+    """What execute() did with the runs it was given."""
+
+    todo: list[RunSpec]  # unfinished when execute() started, longest first
+    trained: list[RunSpec] = field(default_factory=list)  # by this process
+    elsewhere: list[RunSpec] = field(default_factory=list)  # finished by another process meanwhile
+    busy: list[tuple[RunSpec, str]] = field(default_factory=list)  # (run, its holder) elsewhere
+    failures: list[str] = field(default_factory=list)  # one line each
+
+    def busy_note(self) -> str:
+        """One line about the runs another process was training, or "" when there were none."""
+        if not self.busy:
+            return ""
+        holders = sorted({holder for _, holder in self.busy})
+        n, one = len(self.busy), len(self.busy) == 1
+        return (
+            f"{n} {'run was' if one else 'runs were'} being trained by another netlab process "
+            f"({'; '.join(holders[:3])}{'; ...' if len(holders) > 3 else ''}) and "
+            f"{'is' if one else 'are'} not in this table; run the same command again once it has "
+            "finished"
+        )
+
+
 def execute(
     specs: list[RunSpec],
     *,
@@ -31,9 +57,10 @@ def execute(
     device: str = "cpu",
     blas_threads: int = 1,
     on_done: Any = None,
-) -> tuple[list[RunSpec], list[str]]:
-    """Run the unfinished runs among `specs`, longest first; returns (the runs it started, the
-    failures, one line each)."""
+) -> Execution:
+    """Run the unfinished runs among `specs`, longest first, each claimed before it trains
+    (runner.py: two processes on one sweep never train the same run). `on_done(spec, summary)` is
+    called for every run this process trained."""
     from .executors import run_dask, run_local
 
     if not isinstance(workers, int) or not 1 <= workers <= 256:
@@ -42,13 +69,24 @@ def execute(
         raise ConfigError(f"--blas-threads must be an integer in [1, 256]; got {blas_threads!r}")
     todo = [s for s in specs if not is_finished(s, device, blas_threads)]
     todo.sort(key=lambda s: -estimated_cost(s.config))  # stable: plan order among equals
-    failures: list[str] = []
+    done = Execution(todo)
+
+    def on_outcome(spec: RunSpec, outcome: Outcome) -> None:
+        if outcome.status == TRAINED:
+            done.trained.append(spec)
+            if on_done:
+                on_done(spec, outcome.summary)
+        elif outcome.status == BUSY:
+            done.busy.append((spec, outcome.holder))
+        else:
+            done.elsewhere.append(spec)
+
     if todo:
         if scheduler is not None:
-            failures = run_dask(todo, scheduler, device, on_done, blas_threads)
+            done.failures = run_dask(todo, scheduler, device, on_outcome, blas_threads)
         else:
-            failures = run_local(todo, workers, device, on_done, blas_threads)
-    return todo, failures
+            done.failures = run_local(todo, workers, device, on_outcome, blas_threads)
+    return done
 
 
 def failed_runs_error(failures: list[str], ran: int, where: Path) -> NetlabError:
@@ -70,12 +108,14 @@ def run_experiment(
 ) -> dict[str, Any]:
     """Run every unfinished run, then write OUT/results.csv and OUT/results.md.
 
-    Returns {"rows", "ran", "skipped", "csv", "markdown"}. `on_done(spec, summary)` is called after
-    each run finishes (in this process).
+    Returns {"rows", "ran", "skipped", "busy", "csv", "markdown"}: ran counts the runs this process
+    trained, skipped those finished before or by another process meanwhile, busy lists the run
+    directories another process was training (left out of the table). `on_done(spec, summary)` is
+    called after each run this process trained.
     """
     out_dir = Path(out_dir)
     specs = plan(experiment, out_dir)
-    todo, failures = execute(
+    done = execute(
         specs,
         workers=workers,
         scheduler=scheduler,
@@ -83,7 +123,14 @@ def run_experiment(
         blas_threads=blas_threads,
         on_done=on_done,
     )
+    done.busy = [(s, h) for s, h in done.busy if read_summary(s.run_dir) is None]  # still busy
     result = write_results(experiment, specs, out_dir)
-    if failures:
-        raise failed_runs_error(failures, len(todo), result["markdown"])
-    return {**result, "ran": len(todo), "skipped": len(specs) - len(todo)}
+    if done.failures:
+        raise failed_runs_error(done.failures, len(done.todo), result["markdown"])
+    return {
+        **result,
+        "ran": len(done.trained),
+        "skipped": len(specs) - len(done.trained) - len(done.busy),
+        "busy": [str(spec.run_dir) for spec, _ in done.busy],
+        "busy_note": done.busy_note(),
+    }

@@ -18,9 +18,9 @@ from typing import Any
 
 from ..errors import NetlabError
 from .plan import RunSpec
-from .runner import run_one
+from .runner import BUSY, Outcome, run_one, stop_on_sigterm
 
-OnDone = Callable[[RunSpec, dict[str, Any]], None]
+OnOutcome = Callable[[RunSpec, Outcome], None]
 BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -44,50 +44,69 @@ def _failure(spec: RunSpec, exc: BaseException | str) -> str:
     return text if text.startswith("run ") else f"run {spec.variant!r} seed {spec.seed}: {text}"
 
 
-def _settle(future: Any, spec: RunSpec, failures: list[str], catch: tuple) -> dict | None:
-    """The run's summary, or None after recording its failure (exceptions in `catch`)."""
+def _settle(
+    future: Any, spec: RunSpec, failures: list[str], catch: tuple, on_outcome: OnOutcome
+) -> None:
+    """Hand the run's Outcome to on_outcome, or record its failure (exceptions in `catch`)."""
     try:
-        return future.result()
+        outcome = future.result()
     except catch as exc:
         reason = exc if isinstance(exc, NetlabError) else f"{type(exc).__name__}: {exc}"
         failures.append(_failure(spec, reason))
-        return None
+        return
+    on_outcome(spec, outcome)
 
 
 def run_local(
-    specs: list[RunSpec], workers: int, device: str, on_done: OnDone | None, blas_threads: int = 1
+    specs: list[RunSpec], workers: int, device: str, on_outcome: OnOutcome, blas_threads: int = 1
 ) -> list[str]:
     """Runs in `workers` spawned processes (one process for workers == 1), BLAS threads fixed.
 
-    Returns the failed runs, one line each.
+    Ctrl-C or SIGTERM here stops the workers with SIGTERM (runner.stop_on_sigterm): the runs in
+    progress end unfinished, their claims released. Returns the failed runs, one line each.
     """
     from concurrent.futures.process import BrokenProcessPool
 
-    failures = []
+    failures: list[str] = []
     context = multiprocessing.get_context("spawn")  # fork after BLAS threads start can deadlock
-    with _blas_env(blas_threads), ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with _blas_env(blas_threads), ProcessPoolExecutor(
+        workers, mp_context=context, initializer=stop_on_sigterm
+    ) as pool:  # fmt: skip
         futures = {pool.submit(run_one, spec, device, blas_threads): spec for spec in specs}
         try:
             for future in as_completed(futures):
-                spec = futures[future]
-                summary = _settle(future, spec, failures, (NetlabError,))
-                if summary is None:
-                    continue
-                if on_done:
-                    on_done(spec, summary)
+                _settle(future, futures[future], failures, (NetlabError,), on_outcome)
         except BrokenProcessPool:
             raise NetlabError(
                 "a worker process died (killed, or out of memory); finished runs are kept, "
                 "run the same command again to resume"
             ) from None
-        except BaseException:
+        except BaseException:  # Ctrl-C, SIGTERM (a KeyboardInterrupt), an error in on_outcome
+            for future in futures:
+                future.cancel()
+            for child in multiprocessing.active_children():  # this pool's workers
+                child.terminate()
             pool.shutdown(wait=True, cancel_futures=True)
             raise
     return failures
 
 
+def _visible(on_outcome: OnOutcome) -> OnOutcome:
+    """on_outcome, after checking that this machine sees the run a Dask worker finished."""
+
+    def seen(spec: RunSpec, outcome: Outcome) -> None:
+        if outcome.status != BUSY and not (spec.run_dir / "metrics.json").is_file():
+            raise NetlabError(
+                f"a Dask worker finished {spec.run_dir} but this machine cannot see it; the "
+                "workers must share the filesystem holding --out"
+            )
+        on_outcome(spec, outcome)
+
+    return seen
+
+
 def run_dask(
-    specs: list[RunSpec], scheduler: Any, device: str, on_done: OnDone | None, blas_threads: int = 1
+    specs: list[RunSpec], scheduler: Any, device: str, on_outcome: OnOutcome, blas_threads: int = 1
 ) -> list[str]:
     """Runs as tasks on a Dask distributed cluster at `scheduler` (an address or a Client).
 
@@ -128,19 +147,14 @@ def run_dask(
             ): spec
             for spec in specs
         }
-        for future in dask_completed(list(futures)):
-            spec = futures[future]
-            # Also KilledWorker, CancelledError, a worker without netlab, ...
-            summary = _settle(future, spec, failures, (Exception,))
-            if summary is None:
-                continue
-            if not (spec.run_dir / "metrics.json").is_file():
-                raise NetlabError(
-                    f"a Dask worker finished {spec.run_dir} but this machine cannot see it; the "
-                    "workers must share the filesystem holding --out"
-                )
-            if on_done:
-                on_done(spec, summary)
+
+        try:
+            for future in dask_completed(list(futures)):
+                # Also KilledWorker, CancelledError, a worker without netlab, ...
+                _settle(future, futures[future], failures, (Exception,), _visible(on_outcome))
+        except BaseException:  # Ctrl-C, SIGTERM: queued runs are dropped
+            client.cancel(list(futures))
+            raise
     finally:
         if own:
             client.close()

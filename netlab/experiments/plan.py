@@ -9,13 +9,14 @@ it stopped; a directory holding a different config is an error, never silently r
 
 from __future__ import annotations
 
-import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..config import Config, load_config, same_run
 from ..errors import NetlabError, OutputExistsError
+from ..files.fields import integer, number, parse_json, table
 from .files import Experiment, resolve, slug
 
 
@@ -40,20 +41,27 @@ def plan(experiment: Experiment, out_dir: str | Path) -> list[RunSpec]:
 
 
 RUN_FILES = ("model.npz", "history.csv", "config.toml", "metrics.json")
-SUMMARY_KEYS = ("test_accuracy", "test_loss", "val_accuracy", "best_epoch", "train_seconds")
+SUMMARY_KEYS = {  # and best_epoch
+    "test_accuracy": (0.0, 1.0),
+    "test_loss": (0.0, math.inf),
+    "val_accuracy": (0.0, 1.0),
+    "train_seconds": (0.0, math.inf),
+}
+MAX_SUMMARY_BYTES = 1 << 20
 
 
 def read_summary(run_dir: Path) -> dict[str, Any] | None:
-    """The run's metrics.json when all four files exist and it has every summary key, else None."""
+    """The run's metrics.json when all four files exist and it has every summary key in range
+    (a loss may be NaN: inf logits), else None."""
     if not all((run_dir / name).is_file() for name in RUN_FILES):
         return None
     try:
-        summary = json.loads((run_dir / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(summary, dict) or not all(
-        isinstance(summary.get(k), int | float) for k in SUMMARY_KEYS
-    ):
+        with open(run_dir / "metrics.json", "rb") as f:
+            summary = table(parse_json(f.read(MAX_SUMMARY_BYTES + 1), MAX_SUMMARY_BYTES), "")
+        for key, (lo, hi) in SUMMARY_KEYS.items():
+            number(summary.get(key), key, lo, hi, nan=key.endswith("loss"))
+        integer(summary.get("best_epoch"), "best_epoch", 1, 1_000_000)
+    except (OSError, ValueError):  # also Invalid: too large, too deep, not JSON, out of range
         return None
     return summary
 

@@ -1,7 +1,8 @@
 """Model files: a versioned .npz with one array per parameter and a JSON metadata entry.
 
-Written atomically (temporary file, fsync, rename); read with allow_pickle=False and every array
-checked against the metadata, so a model file can never run code or load half-valid.
+Written atomically (temporary file, fsync, rename); read member by member from checked .npy
+headers (npz.py, never a pickle), the metadata checked field by field (check_metadata) and every
+array against it, so a model file can never run code or load half-valid.
 """
 
 from __future__ import annotations
@@ -10,17 +11,20 @@ import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._version import __version__
 from ..errors import ConfigError, ModelFileError
-from ..nn.activations import get_activation
 from ..nn.backend import Backend
 from ..nn.layers import MLP, check_sizes, parameter_shapes
 from .atomic import atomic_write
-from .npz import npz_members
+from .fields import Invalid, integer, number, numbers, parse_json, table, text
+from .npz import read_npz
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 FORMAT = "netlab-mlp"
 FORMAT_VERSION = 2  # 2 (netlab 0.3): input_scale, class_names, data_source
@@ -95,7 +99,7 @@ def model_metadata(
             "std": [float(v) for v in np.asarray(std).ravel()],
         },
         "seed": seed,
-        "config": config,
+        "config": config if config is not None else {},  # None: the defaults
     }
     if extra:
         meta.update(extra)
@@ -103,8 +107,13 @@ def model_metadata(
 
 
 def save_model(path: str | Path, model: MLP, meta: dict, force: bool = False) -> None:
-    """Write `model`'s parameters and `meta` (see model_metadata) to `path` atomically."""
+    """Write `model`'s parameters and `meta` (see model_metadata) to `path` atomically; the
+    metadata must pass the checks a reader applies (netlab never writes a file it would refuse)."""
     arrays = model.state()
+    try:
+        check_metadata(meta)
+    except Invalid as exc:
+        raise ModelFileError(f"cannot save {path}: metadata field {exc}") from None
     blob = json.dumps(meta, allow_nan=False).encode("utf-8")
     if len(blob) > MAX_METADATA_BYTES:
         raise ModelFileError(f"metadata is {len(blob)} bytes; the limit is {MAX_METADATA_BYTES}")
@@ -123,56 +132,33 @@ def read_model_file(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
         raise ModelFileError(f"{path}: no such model file; pass the model.npz of a training run")
     if not zipfile.is_zipfile(path):
         raise _bad(path, "not an .npz file")
-    try:
-        members = npz_members(path, {METADATA_KEY: MAX_METADATA_BYTES + 256})
+    try:  # every member's header first (sizes are true), then the arrays
+        arrays = read_npz(path, {METADATA_KEY: MAX_METADATA_BYTES + 256})
     except ValueError as exc:
         raise _bad(path, str(exc)) from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError, NotImplementedError) as exc:
-        raise _bad(path, f"corrupt archive ({exc})") from None
+    raw_meta = arrays.pop(METADATA_KEY, None)
+    if raw_meta is None:
+        raise _bad(path, "no metadata entry")
+    if raw_meta.dtype != np.uint8 or raw_meta.ndim != 1:
+        raise _bad(path, "metadata entry is not a JSON byte string of at most 1 MiB")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            names = set(npz.files)
-            if METADATA_KEY not in names:
-                raise _bad(path, "no metadata entry")
-            raw_meta = npz[METADATA_KEY]
-            if (
-                not isinstance(raw_meta, np.ndarray)
-                or raw_meta.dtype != np.uint8
-                or raw_meta.ndim != 1
-                or raw_meta.size > MAX_METADATA_BYTES
-            ):
-                raise _bad(path, "metadata entry is not a JSON byte string of at most 1 MiB")
-            try:
-                meta = json.loads(raw_meta.tobytes().decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                raise _bad(path, "metadata is not valid JSON") from None
-            shapes = _check_meta(path, meta)
-            extra = names - set(shapes) - {METADATA_KEY}
-            missing = set(shapes) - names
-            if missing:
-                raise _bad(path, f"missing arrays {', '.join(sorted(missing))}")
-            if extra:
-                raise _bad(path, f"unexpected arrays {', '.join(sorted(extra))}")
-            arrays = {}
-            for name, shape in shapes.items():
-                if members[name][0] != shape:  # checked before reading: no allocation of a lie
-                    raise _bad(
-                        path, f"array {name} has shape {members[name][0]}, metadata says {shape}"
-                    )
-                a = npz[name]
-                if not isinstance(a, np.ndarray):
-                    raise _bad(path, f"member {name} is not an array")
-                if a.dtype.kind != "f" or a.dtype.itemsize not in (4, 8):
-                    raise _bad(path, f"array {name} has dtype {a.dtype}, expected float32/float64")
-                if a.shape != shape:
-                    raise _bad(path, f"array {name} has shape {a.shape}, metadata says {shape}")
-                if not np.all(np.isfinite(a)):
-                    raise _bad(path, f"array {name} holds NaN or infinite values")
-                arrays[name] = a
-    except ValueError as exc:  # object arrays (pickles) and malformed .npy headers land here
-        raise _bad(path, f"unreadable array ({exc})") from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError, NotImplementedError) as exc:
-        raise _bad(path, f"corrupt archive ({exc})") from None
+        meta = parse_json(raw_meta.tobytes(), MAX_METADATA_BYTES)
+    except Invalid as exc:
+        raise _bad(path, f"metadata {exc}") from None
+    shapes = _check_meta(path, meta)
+    missing, extra = set(shapes) - set(arrays), set(arrays) - set(shapes)
+    if missing:
+        raise _bad(path, f"missing arrays {', '.join(sorted(missing))}")
+    if extra:
+        raise _bad(path, f"unexpected arrays {', '.join(sorted(extra))[:200]}")
+    for name, shape in shapes.items():
+        a = arrays[name]
+        if a.shape != shape:
+            raise _bad(path, f"array {name} has shape {a.shape}, metadata says {shape}")
+        if str(a.dtype) != meta["dtype"]:
+            raise _bad(path, f"array {name} has dtype {a.dtype}, metadata says {meta['dtype']}")
+        if not np.all(np.isfinite(a)):
+            raise _bad(path, f"array {name} holds NaN or infinite values")
     return arrays, meta
 
 
@@ -180,32 +166,95 @@ def _check_meta(path: Path, meta: Any) -> dict[str, tuple[int, ...]]:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise _bad(path, "metadata does not describe a netlab model")
     version = meta.get("format_version")
-    if version not in READS:
+    if type(version) is not int or version not in READS:
         raise ModelFileError(
-            f"{path}: model format version {version!r} is not supported; this netlab "
+            f"{path}: model format version {version!r:.40} is not supported; this netlab "
             f"({__version__}) reads versions {', '.join(map(str, READS))}; use a matching netlab"
         )
     try:
-        sizes = check_sizes(meta["sizes"])
-        get_activation(meta["activation"], float(meta.get("leaky_slope", 0.01)))
-        mean, std = meta["normalization"]["mean"], meta["normalization"]["std"]
-    except (KeyError, TypeError, ValueError, ConfigError) as exc:
-        raise _bad(path, f"invalid metadata ({exc})") from None
-    if not (isinstance(mean, list) and isinstance(std, list) and len(mean) == len(std) == sizes[0]):
-        raise _bad(path, "normalization statistics do not match the input size")
-    if not all(isinstance(v, (int, float)) for v in mean + std) or not all(v > 0 for v in std):
-        raise _bad(path, "normalization statistics are not positive numbers")
-    scale = meta.get("input_scale", 255.0)
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < 1e300:
-        raise _bad(path, f"input_scale must be a positive number; got {scale!r}")
+        return check_metadata(meta)
+    except Invalid as exc:
+        raise _bad(path, f"metadata field {exc}") from None
+
+
+def check_metadata(meta: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Check every field of a model file's metadata that netlab reads (format 1 files lack
+    input_scale, class_names and data_source); returns the parameter shapes. Invalid names the
+    first bad field.
+
+    Normalization statistics and the input scale must lie where float32 keeps them finite and
+    non-zero (|mean| <= 1e30; std and input_scale in [1e-30, 1e30]).
+    """
+    from ..data.sources import DATA_SOURCES
+    from ..nn.activations import ACTIVATIONS
+    from ..nn.layers import INITS
+    from ..schema import FIELDS
+
+    sizes = meta.get("sizes")
+    if not isinstance(sizes, list) or not 2 <= len(sizes) <= 102:
+        raise Invalid("sizes", f"must be a list of 2 to 102 layer sizes; got {sizes!r:.60}")
+    try:
+        sizes = check_sizes(sizes)
+    except ConfigError as exc:
+        raise Invalid("sizes", f"is invalid ({exc})") from None
+    text(meta.get("activation"), "activation", ACTIVATIONS.names())
+    slope = FIELDS["model"]["leaky_slope"]
+    if slope.check(meta.get("leaky_slope")) is None:
+        raise Invalid(
+            "leaky_slope", f"must be {slope.expected()}; got {meta.get('leaky_slope')!r:.40}"
+        )
+    text(meta.get("init"), "init", INITS)
+    text(meta.get("dtype"), "dtype", ("float32", "float64"))
+    shapes = parameter_shapes(sizes)
+    if "parameters" in meta and meta["parameters"] != {k: list(v) for k, v in shapes.items()}:
+        raise Invalid("parameters", "does not match the layer sizes")
+    for key in ("netlab_version", "config_name"):
+        if key in meta:
+            text(meta[key], key, limit=256)
+    if meta.get("format_version") != 1:
+        for key in ("input_scale", "class_names", "data_source"):
+            if key not in meta:
+                raise Invalid(key, "is missing (format version 2 records it)")
+    _check_inputs(meta, sizes[0])
     names = meta.get("class_names")
     if names is not None and (
         not isinstance(names, list)
         or len(names) != sizes[-1]
-        or not all(isinstance(n, str) for n in names)
+        or not all(isinstance(n, str) and len(n) <= 256 for n in names)
     ):
-        raise _bad(path, f"class_names must be {sizes[-1]} strings, one per output")
-    return parameter_shapes(sizes)
+        raise Invalid("class_names", f"must be {sizes[-1]} strings, one per output")
+    if meta.get("data_source") is not None:
+        text(meta["data_source"], "data_source", DATA_SOURCES.names())
+    if meta.get("seed") is not None:
+        integer(meta["seed"], "seed", 0, 2**63 - 1)
+    config = _check_config(meta.get("config"))
+    if "best_epoch" in meta:
+        integer(meta["best_epoch"], "best_epoch", 1, config.training.epochs)
+    for key in ("val_accuracy", "test_accuracy"):
+        if key in meta:
+            number(meta[key], key, 0.0, 1.0)
+    return shapes
+
+
+def _check_inputs(meta: dict[str, Any], n_in: int) -> None:
+    """What turns raw inputs into the model's: input_scale, normalization mean and std."""
+    norm = table(meta.get("normalization"), "normalization")
+    if "pixels" in norm:
+        text(norm["pixels"], "normalization.pixels", limit=256)
+    numbers(norm.get("mean"), "normalization.mean", n_in, -1e30, 1e30)
+    numbers(norm.get("std"), "normalization.std", n_in, 1e-30, 1e30)
+    number(meta.get("input_scale", 255.0), "input_scale", 1e-30, 1e30)
+
+
+def _check_config(config: Any) -> Config:
+    """The training config a model records, validated like a config file ({} = the defaults)."""
+    from ..config import config_from_dict
+
+    table(config, "config")
+    try:
+        return config_from_dict(config, origin="the recorded config")
+    except ConfigError as exc:
+        raise Invalid("config", f"does not validate ({exc})") from None
 
 
 def load_model(path: str | Path, backend: Backend | str) -> LoadedModel:

@@ -7,7 +7,6 @@ headless Agg backend, so plots work on machines without a display.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import numpy as np
 from ..errors import DataError, NetlabError, OutputExistsError
 
 Histories = dict[str, list[list[dict[str, float]]]]  # variant -> one history per seed
+MAX_DRAWN = 1e100  # larger (valid, finite) values are not drawn
 
 
 def _pyplot() -> Any:
@@ -35,6 +35,7 @@ def _stack(histories: list[list[dict[str, float]]], key: str) -> tuple[np.ndarra
     """Epochs and a (seeds, epochs) array of `key`, cut to the shortest run (early stops)."""
     n = min(len(h) for h in histories)
     values = np.array([[r[key] for r in h[:n]] for h in histories], dtype=float)
+    values[np.abs(values) > MAX_DRAWN] = np.nan  # left out: matplotlib's axes overflow
     return np.arange(1, n + 1), values
 
 
@@ -81,6 +82,14 @@ def plot_curves(histories: Histories, path: str | Path, title: str, force: bool 
     if not histories or any(not runs or not all(runs) for runs in histories.values()):
         raise DataError("nothing to plot: no finished run with a history")
     plt = _pyplot()
+    with np.errstate(over="ignore", invalid="ignore"):  # sums of huge losses: drawn off-scale
+        fig = _draw_curves(plt, histories, title)
+    _save(fig, path, force)
+    plt.close(fig)
+    return fig
+
+
+def _draw_curves(plt: Any, histories: Histories, title: str) -> Any:
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
     colors = _colors(plt, len(histories))
     for color, (variant, runs) in zip(colors, histories.items(), strict=True):
@@ -106,8 +115,6 @@ def plot_curves(histories: Histories, path: str | Path, title: str, force: bool 
     fig.legend(handles, labels, loc="outside lower center", ncol=min(4, 2 * len(histories)),
                fontsize="small")  # fmt: skip
     fig.suptitle(title)
-    _save(fig, path, force)
-    plt.close(fig)
     return fig
 
 
@@ -152,11 +159,7 @@ def histories_under(directory: str | Path) -> tuple[Histories, str]:
         metrics = history.parent / "metrics.json"
         if not metrics.is_file():
             continue  # unfinished
-        try:
-            name = json.loads(metrics.read_text()).get("variant") or history.parent.parent.name
-        except (OSError, ValueError, AttributeError):
-            name = history.parent.parent.name
-        groups.setdefault(str(name), []).append(read_history(history))
+        groups.setdefault(_variant(metrics), []).append(read_history(history))
     if not groups:
         raise DataError(
             f"{directory} holds no finished run (history.csv, or <variant>/seed<N>/history.csv)"
@@ -166,9 +169,21 @@ def histories_under(directory: str | Path) -> tuple[Histories, str]:
     return {n: groups[n] for n in ranked}, directory.name
 
 
+def _variant(metrics: Path) -> str:
+    """The variant a sweep run's metrics.json names (the directory's name if it names none)."""
+    from ..files.fields import parse_json
+
+    try:
+        with open(metrics, "rb") as f:
+            name = parse_json(f.read(1 << 20), 1 << 20).get("variant")
+    except (OSError, ValueError, AttributeError):  # also fields.Invalid
+        name = None
+    return name if isinstance(name, str) and name else metrics.parent.parent.name
+
+
 def _results_order(path: Path) -> list[str]:
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8") as f:
             return [row["variant"] for row in csv.DictReader(f)]
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, csv.Error):
         return []

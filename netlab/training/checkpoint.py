@@ -5,16 +5,18 @@ optimizer (`opt.<name>`, e.g. SGD's velocity, Adam's m and v), and a JSON entry 
 the optimizer's name and step count, the history, the early-stopping state, the states of the
 random generators and the run's resolved config. Written like a model file (temporary file,
 fsync, rename, fsync of the directory), so a kill during a save leaves the previous checkpoint;
-read with allow_pickle=False, every array checked.
+read member by member from checked .npy headers (files/npz.py, never a pickle), every array and
+every metadata field checked (the epoch within the run's epochs, one history record per epoch,
+well-formed generator states).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import signal
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,9 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import ConfigError, ModelFileError
+from ..files.fields import Invalid, flag, integer, number, parse_json, table, text
+from ..files.history import check_history
+from ..files.npz import read_npz
 
 FORMAT = "netlab-checkpoint"
 FORMAT_VERSION = 2  # 1 (netlab 0.2): SGD only, its velocity as the array "velocity"
@@ -102,39 +107,28 @@ def _maybe_die_mid_save(f: Any) -> None:
 
 
 def load_checkpoint(path: str | Path, config: Any) -> TrainState:
-    """Read and check a checkpoint; ConfigError when it belongs to another config (compared by
-    resolved values, so a field added to netlab since the run started does not matter)."""
+    """Read and check a checkpoint of `config` (resolved); ConfigError when it belongs to another
+    config (compared by resolved values, so a field added to netlab since the run started does not
+    matter), ModelFileError naming the field for anything else that does not validate."""
     path = Path(path)
     bad = f"{path} is not a usable netlab checkpoint"
     if not path.is_file():
         raise ModelFileError(f"no checkpoint at {path}; this run cannot be resumed")
     try:
-        from ..files.npz import npz_members
-
-        npz_members(path, {META: MAX_METADATA_BYTES + 256})  # headers first: sizes are true
-        with np.load(path, allow_pickle=False) as z:
-            names = set(z.files)
-            if META not in names:
-                raise ModelFileError(f"{bad}: no metadata")
-            raw = z[META]
-            if raw.dtype != np.uint8 or raw.ndim != 1 or raw.size > MAX_METADATA_BYTES:
-                raise ModelFileError(f"{bad}: malformed metadata")
-            meta = json.loads(raw.tobytes().decode("utf-8"))
-            arrays = {name: z[name] for name in names - {META}}
-    except ModelFileError:
-        raise
-    except (
-        OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError, KeyError,
-        NotImplementedError, RecursionError,
-    ) as e:  # fmt: skip
-        raise ModelFileError(f"{bad} ({type(e).__name__}); delete it to start over") from None
+        arrays = read_npz(path, {META: MAX_METADATA_BYTES + 256})  # headers first: sizes are true
+        raw = arrays.pop(META, None)
+        if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
+            raise Invalid("", "has no metadata entry of JSON bytes")
+        meta = parse_json(raw.tobytes(), MAX_METADATA_BYTES)
+    except ValueError as exc:  # also Invalid
+        raise ModelFileError(f"{bad} ({exc}); delete it to start over") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{bad}: not a {FORMAT} file")
     version = meta.get("format_version")
-    if version not in (1, FORMAT_VERSION):
+    if type(version) is not int or version not in (1, FORMAT_VERSION):
         raise ModelFileError(
-            f"{path} is checkpoint format version {version!r}; this netlab reads versions 1 and "
-            f"{FORMAT_VERSION}; finish the run with the netlab that started it"
+            f"{path} is checkpoint format version {version!r:.40}; this netlab reads versions 1 "
+            f"and {FORMAT_VERSION}; finish the run with the netlab that started it"
         )
     _check_config(path, meta.get("config_toml"), config)
     if version == 1:  # netlab 0.2: SGD's velocity under its own name
@@ -143,30 +137,110 @@ def load_checkpoint(path: str | Path, config: Any) -> TrainState:
         meta = {**meta, "optimizer": "sgd", "optimizer_steps": 0}
     expected = {*ARRAYS} | {n for n in arrays if n.startswith(OPT_PREFIX)}
     if set(arrays) != expected or not set(ARRAYS) <= set(arrays):
-        raise ModelFileError(f"{bad}: it holds {sorted(arrays)}")
+        raise ModelFileError(f"{bad}: it holds {sorted(arrays)}"[:300])
     n, dtype = meta.get("n_params"), meta.get("dtype")
+    if type(n) is not int:
+        raise ModelFileError(f"{bad}: field n_params must be an integer; got {n!r:.40}")
     for name, a in arrays.items():
-        if a is None or a.dtype.kind != "f" or str(a.dtype) != dtype or a.shape != (n,):
-            raise ModelFileError(f"{bad}: array {name} is not {dtype} of shape ({n},)")
+        if a is None or str(a.dtype) != dtype or dtype not in DTYPES or a.shape != (n,):
+            raise ModelFileError(f"{bad}: array {name} is not {dtype!r:.20} of shape ({n!r:.20},)")
+        if not np.isfinite(a).all():
+            raise ModelFileError(f"{bad}: array {name} holds NaN or infinite values")
     try:
-        return TrainState(
-            epoch=int(meta["epoch"]),
-            flat=arrays["flat"],
-            best_flat=arrays["best_flat"],
-            best_value=float(meta["best_value"]),
-            best_epoch=int(meta["best_epoch"]),
-            stopped=bool(meta["stopped"]),
-            optimizer=str(meta["optimizer"]),
-            opt_state={
-                k[len(OPT_PREFIX) :]: a for k, a in arrays.items() if k.startswith(OPT_PREFIX)
-            },
-            opt_steps=int(meta["optimizer_steps"]),
-            history=list(meta["history"]),
-            rng_states=dict(meta["rng_states"]),
-            config_toml=meta["config_toml"],
+        return _check_progress(_state(meta, arrays, config.training.epochs), config.training)
+    except Invalid as exc:
+        raise ModelFileError(f"{bad}: field {exc}; delete it to start over") from None
+
+
+DTYPES = ("float32", "float64")
+RNGS = ("shuffle", "dropout", "augment")  # augment: since netlab 0.3
+
+
+def _state(meta: dict[str, Any], arrays: dict[str, np.ndarray], epochs: int) -> TrainState:
+    """The TrainState a checkpoint's metadata describes, every field checked (Invalid names it):
+    the epoch within the run's epochs, the best epoch within those done, one history record per
+    epoch done, well-formed generator states."""
+    from ..nn.optimizers import OPTIMIZERS
+
+    if "netlab_version" in meta:
+        text(meta["netlab_version"], "netlab_version", limit=256)
+    epoch = integer(meta.get("epoch"), "epoch", 1, epochs)
+    history = check_history(meta.get("history"), "history")
+    if len(history) != epoch:
+        raise Invalid("history", f"has {len(history)} records for {epoch} epochs")
+    return TrainState(
+        epoch=epoch,
+        flat=arrays["flat"],
+        best_flat=arrays["best_flat"],
+        best_value=number(meta.get("best_value"), "best_value"),
+        best_epoch=integer(meta.get("best_epoch"), "best_epoch", 1, epoch),
+        stopped=flag(meta.get("stopped"), "stopped"),
+        optimizer=text(meta.get("optimizer"), "optimizer", OPTIMIZERS.names()),
+        opt_state={k[len(OPT_PREFIX) :]: a for k, a in arrays.items() if k.startswith(OPT_PREFIX)},
+        opt_steps=integer(meta.get("optimizer_steps"), "optimizer_steps", 0, 2**62),
+        history=history,
+        rng_states=_rng_states(meta.get("rng_states")),
+        config_toml=meta["config_toml"],
+    )
+
+
+def _check_progress(state: TrainState, t: Any) -> TrainState:
+    """The early-stopping state must be the one the history implies (as Trainer.track_best
+    derives it): the best epoch is the first with the lowest monitored value (-val_accuracy,
+    val_loss, or -epoch without a validation split), best_value is that value, and stopped says
+    whether patience ran out before the last epoch."""
+    no_val = [math.isnan(r["val_loss"]) or math.isnan(r["val_accuracy"]) for r in state.history]
+    if any(no_val) and not all(math.isnan(v) for r in state.history for v in _val(r)):
+        raise Invalid("history", "has validation metrics in some epochs and NaN in others")
+    values = [
+        -r["epoch"] if none else (r["val_loss"] if t.monitor == "val_loss" else -r["val_accuracy"])
+        for r, none in zip(state.history, no_val, strict=True)
+    ]
+    best = values.index(min(values)) + 1
+    if state.best_epoch != best or state.best_value != values[best - 1]:
+        raise Invalid(
+            "best_epoch",
+            f"and best_value must be {best} and {values[best - 1]!r} (the history's best by "
+            f"{t.monitor}); got {state.best_epoch} and {state.best_value!r}",
         )
-    except (KeyError, TypeError, ValueError):
-        raise ModelFileError(f"{bad}: incomplete metadata") from None
+    stop = t.patience > 0 and state.epoch - best >= t.patience and state.epoch < t.epochs
+    if state.stopped != stop:
+        raise Invalid(
+            "stopped", f"must be {str(stop).lower()} (patience {t.patience}, best {best})"
+        )
+    return state
+
+
+def _val(record: dict[str, float]) -> tuple[float, float]:
+    return record["val_loss"], record["val_accuracy"]
+
+
+def _rng_states(states: Any) -> dict[str, dict]:
+    """Generator states as numpy's PCG64 writes them (what np.random.default_rng uses): shuffle
+    and dropout, and augment since netlab 0.3; each one must be accepted by a PCG64."""
+    table(states, "rng_states")
+    if not {"shuffle", "dropout"} <= set(states) <= set(RNGS):
+        raise Invalid(
+            "rng_states", f"must hold shuffle, dropout (and augment); got {sorted(states)!r:.80}"
+        )
+    for name, state in states.items():
+        where = f"rng_states.{name}"
+        if set(table(state, where)) != {"bit_generator", "state", "has_uint32", "uinteger"}:
+            raise Invalid(where, "must have the keys bit_generator, state, has_uint32, uinteger")
+        text(state["bit_generator"], f"{where}.bit_generator", ("PCG64",))
+        inner = table(state["state"], f"{where}.state")
+        if set(inner) != {"state", "inc"}:
+            raise Invalid(f"{where}.state", "must have the keys state and inc")
+        integer(inner["state"], f"{where}.state.state", 0, 2**128 - 1)
+        if integer(inner["inc"], f"{where}.state.inc", 1, 2**128 - 1) % 2 == 0:
+            raise Invalid(f"{where}.state.inc", "must be odd (a PCG64 increment)")
+        integer(state["has_uint32"], f"{where}.has_uint32", 0, 1)
+        integer(state["uinteger"], f"{where}.uinteger", 0, 2**32 - 1)
+        try:
+            np.random.PCG64().state = state
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
+            raise Invalid(where, f"is not a PCG64 state ({exc})") from None
+    return states
 
 
 def _check_config(path: Path, text: Any, config: Any) -> None:

@@ -117,8 +117,10 @@ def evaluate_model_file(
         raise DataError(
             f"the {source} data have {len(data.class_names)} classes, the model predicts {n_out}"
         )
-    X = normalize_inputs(data.x_test, loaded.mean, loaded.std, backend.dtype, loaded.input_scale)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf/NaN: null in JSON
+        X = normalize_inputs(
+            data.x_test, loaded.mean, loaded.std, backend.dtype, loaded.input_scale
+        )
         result = evaluate(
             loaded.model, backend.asarray(X), backend.asarray(data.y_test), predictions=True
         )

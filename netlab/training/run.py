@@ -11,7 +11,7 @@ import numpy as np
 
 from ..config import Config
 from ..data.prepare import Prepared, prepare
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelFileError
 from ..nn.backend import Backend, get_backend
 from ..nn.layers import MLP
 from .evaluation import Evaluation, evaluate
@@ -98,6 +98,11 @@ def train(
     rngs = seeded_rngs(config.training.seed)
     data = load_prepared(config, backend, rngs.split)
     model = build_model(config, data.n_features, data.n_classes, rngs.init, backend)
+    if state is not None and state.flat.shape != model.flat.shape:
+        raise ModelFileError(
+            f"{Path(run_dir) / NAME} holds {state.flat.size} parameters, this run's model has "
+            f"{model.flat.size}; restore the run's config and data or start a new run"
+        )
     save = (lambda st: save_checkpoint(Path(run_dir) / NAME, st)) if run_dir is not None else None
     hooks = Hooks(progress=progress, checkpoint=save, on_start=on_start)
     result = fit(model, data, config, rngs, hooks=hooks, graph=graph, resume=state)

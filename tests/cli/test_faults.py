@@ -251,3 +251,43 @@ def test_same_seed_same_history_and_weights_on_cpu(tmp_path):
     strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
     assert strip(a.fit.history) == strip(b.fit.history)
     np.testing.assert_array_equal(a.model.flat, b.model.flat)
+
+
+def test_sigterm_during_training_leaves_a_resumable_run(reference, tmp_path):
+    """SIGTERM (schedulers, docker stop) after a checkpoint: exit 143, one line saying what is on
+    disk and how to resume; the resumed run equals the uninterrupted one bit for bit."""
+    run = tmp_path / "run"
+    proc = subprocess.Popen([NETLAB, "train", *ARGS, "--out", str(run)], env=ENV,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert _kill_point(proc, run, random.Random(143), startup=False) is not None
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, err
+    (line,) = err.strip().splitlines()
+    assert line.startswith("error: terminated (SIGTERM); ") and f"--resume {run}" in line
+    assert _checkpoint_epoch(run) is not None and not list(run.glob(".*.tmp"))
+    resumed = cli("train", "--resume", str(run), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    same_run(run, reference)
+
+
+def test_sigterm_in_the_first_epoch_says_the_run_starts_again(tmp_path, monkeypatch, capsys):
+    """SIGTERM that lands in the first epoch (sent by the process to itself, so it lands there):
+    143, one line, and no claim of a checkpoint that does not exist; --resume starts it over."""
+    from netlab.cli import main
+
+    import netlab.training.loop as T
+
+    def terminated(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(T, "train_epoch", terminated)
+    run = tmp_path / "run"
+    assert main(["train", "--data", "sample", "--epochs", "2", "--out", str(run)]) == 143
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        f"error: terminated (SIGTERM); {run} keeps its config, no epoch had finished: "
+        f"netlab train --resume {run} starts it again"
+    )
+    assert sorted(p.name for p in run.iterdir()) == [".lock", "config.toml"]
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # restored after the command

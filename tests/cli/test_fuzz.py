@@ -5,7 +5,9 @@ Random bytes and mutations of valid files (flipped bytes, truncation, insertions
 dimensions, wrong dtypes, NaNs, extra or missing arrays) must end in a NetlabError or a clean load:
 no other exception type, no hang (a deadline per example), no allocation sized by a lying header.
 EXAMPLES (1000) examples per strategy, two to three strategies per parser (2,000–3,000 examples
-per parser in `make test`); `NETLAB_FUZZ_EXAMPLES` raises it for a longer session.
+per parser in `make test`); `NETLAB_FUZZ_EXAMPLES` raises it for a longer session. The
+structure-aware families of hostile.py run here at the library level too (250 examples), each
+file accepted exactly when its schema says it is valid.
 """
 
 from __future__ import annotations
@@ -323,9 +325,22 @@ CKPT_CONFIG = Config()
 
 
 def _checkpoint_bytes() -> bytes:
+    """A valid checkpoint after epoch 1 of CKPT_CONFIG (the best epoch so far is that one)."""
     flat = np.arange(6, dtype=np.float32)
-    state = TrainState(1, flat, flat, 0.5, 1, False, "sgd", {"velocity": flat * 0}, 0,
-                       [{"epoch": 1}], {}, CKPT_CONFIG.to_toml())  # fmt: skip
+    record = {
+        "epoch": 1,
+        "train_loss": 0.5,
+        "train_accuracy": 0.8,
+        "val_loss": 0.6,
+        "val_accuracy": 0.75,
+        "lr": 0.012,
+        "seconds": 0.1,
+    }
+    generators = np.random.default_rng(0).spawn(3)
+    names = ("shuffle", "dropout", "augment")
+    rngs = {k: g.bit_generator.state for k, g in zip(names, generators, strict=True)}
+    state = TrainState(1, flat, flat, -0.75, 1, False, "sgd", {"velocity": flat * 0}, 0,
+                       [record], rngs, CKPT_CONFIG.to_toml())  # fmt: skip
     save_checkpoint(WORK / "ck.npz", state)
     return (WORK / "ck.npz").read_bytes()
 
@@ -337,6 +352,56 @@ CHECKPOINT = _checkpoint_bytes()
 @given(mutations(CHECKPOINT))
 def test_checkpoint_mutations(data):
     parse_or_netlab_error(lambda p: load_checkpoint(p, CKPT_CONFIG), data, "ck-mutated.npz")
+
+
+# --------------------------------------------------------------------------- structure-aware
+
+STRUCTURED = settings(FUZZ, max_examples=min(EXAMPLES, 250))
+
+
+@pytest.fixture(scope="module")
+def hostile_seeds(tmp_path_factory):
+    import hostile
+
+    return hostile.seeds(tmp_path_factory.mktemp("hostile-seeds"))
+
+
+def _library_reads(case) -> bool:
+    """Whether the library function behind the case's command accepts its files."""
+    from netlab.files.history import read_history
+
+    d = Path(tempfile.mkdtemp(dir=WORK))
+    for name, data in case.files.items():
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
+        (d / name).write_bytes(data)
+    read = {
+        "eval": lambda: read_model_file(d / "model.npz"),
+        "export": lambda: read_model_file(d / "model.npz"),
+        "resume": lambda: load_checkpoint(d / "run" / "checkpoint.npz",
+                                          load_config(d / "run" / "config.toml").resolved()),
+        "train": lambda: load_config(d / "config.toml"),
+        "experiment": lambda: load_experiment(d / "exp.toml"),
+        "plot": lambda: read_history(d / "run" / "history.csv"),
+    }[case.command]  # fmt: skip
+    try:
+        read()
+    except NetlabError:
+        return False
+    return True
+
+
+@STRUCTURED
+@given(st.randoms(use_true_random=False), st.sampled_from(sorted(
+    ["npz-header", "npz-member", "model-json", "checkpoint-json", "json-depth", "csv",
+     "toml-key", "toml-depth", "long-names", "huge-grid"])))  # fmt: skip
+def test_structured_mutants_are_read_as_the_schema_says(hostile_seeds, rnd, family):
+    """The families of tests/cli/hostile.py at the library level: every reader accepts exactly
+    the files its schema calls valid (a NetlabError for the others, nothing else)."""
+    import hostile
+
+    make, _ = hostile.FAMILIES[family]
+    case = make(hostile_seeds, rnd)
+    assert _library_reads(case) == (not case.invalid), (case.family, case.what)
 
 
 def test_the_valid_files_load():

@@ -11,6 +11,7 @@ from typing import Any
 from ...errors import ConfigError
 from ..execute import execute, failed_runs_error
 from ..files import slug
+from ..plan import read_summary
 from ..results import write_results
 from .plan import DEFAULT_BATCH1_EPOCHS, Study, default_experiments_dir, plan_study, share_runs
 
@@ -34,8 +35,10 @@ def reproduce(
     """Run (or resume) every run of the study in both protocols and write the report; with
     report_only, render the report from the archive beside it without training anything.
 
-    Returns {"ran", "reused", "copied", "seconds", "report", "figures"}. Raises NetlabError after
-    writing the tables and the report when some runs failed (a re-run retries only those).
+    Returns {"ran", "reused", "busy_note", "copied", "seconds", "report", "figures"} (busy_note:
+    one line about runs another process was training, left out of the report, or ""). Raises
+    NetlabError after writing the tables and the report when some runs failed (a re-run retries
+    only those).
     """
     report = Path(report)
     if report.suffix != ".md":
