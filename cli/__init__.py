@@ -23,10 +23,9 @@ from . import eval as eval_cmd
 from . import experiment as experiment_cmd
 from . import export as export_cmd
 from . import gradcheck as gradcheck_cmd
-from . import options
+from . import options, signals
 from . import plot as plot_cmd
 from . import reproduce as reproduce_cmd
-from . import signals
 from . import train as train_cmd
 from .ui import error
 

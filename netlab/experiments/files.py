@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config, config_from_dict, load_config, parse_toml, read_toml_file
-from ..presets import config_path
 from ..errors import ConfigError
+from ..presets import config_path
 from ..schema import FIELDS as SECTIONS
 
 TOP_KEYS = ("name", "base", "seeds", "max_runs", "overrides", "variants", "grid")

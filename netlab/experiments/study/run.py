@@ -11,7 +11,6 @@ from typing import Any
 from ...errors import ConfigError
 from ..execute import execute, failed_runs_error
 from ..files import slug
-from ..plan import read_summary
 from ..results import write_results
 from .plan import DEFAULT_BATCH1_EPOCHS, Study, default_experiments_dir, plan_study, share_runs
 
