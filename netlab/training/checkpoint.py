@@ -168,6 +168,15 @@ def _state(meta: dict[str, Any], arrays: dict[str, np.ndarray], epochs: int) -> 
     history = check_history(meta.get("history"), "history")
     if len(history) != epoch:
         raise Invalid("history", f"has {len(history)} records for {epoch} epochs")
+    optimizer = text(meta.get("optimizer"), "optimizer", OPTIMIZERS.names())
+    buffers = {OPT_PREFIX + b for b in OPTIMIZERS.get(optimizer).buffers}
+    held = {k for k in arrays if k.startswith(OPT_PREFIX)}
+    if held != buffers:
+        raise Invalid(
+            "optimizer",
+            f"{optimizer} keeps {sorted(buffers) or 'no state'}, the file "
+            f"holds {sorted(held) or 'none'}",
+        )
     return TrainState(
         epoch=epoch,
         flat=arrays["flat"],
@@ -175,7 +184,7 @@ def _state(meta: dict[str, Any], arrays: dict[str, np.ndarray], epochs: int) -> 
         best_value=number(meta.get("best_value"), "best_value"),
         best_epoch=integer(meta.get("best_epoch"), "best_epoch", 1, epoch),
         stopped=flag(meta.get("stopped"), "stopped"),
-        optimizer=text(meta.get("optimizer"), "optimizer", OPTIMIZERS.names()),
+        optimizer=optimizer,
         opt_state={k[len(OPT_PREFIX) :]: a for k, a in arrays.items() if k.startswith(OPT_PREFIX)},
         opt_steps=integer(meta.get("optimizer_steps"), "optimizer_steps", 0, 2**62),
         history=history,
