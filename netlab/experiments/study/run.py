@@ -11,6 +11,7 @@ from typing import Any
 from ...errors import ConfigError
 from ..execute import execute, failed_runs_error
 from ..files import slug
+from ..plan import read_summary
 from ..results import write_results
 from .plan import DEFAULT_BATCH1_EPOCHS, Study, default_experiments_dir, plan_study, share_runs
 
@@ -58,6 +59,7 @@ def reproduce(
         return {
             "ran": 0,
             "reused": 0,
+            "busy_note": "",
             "copied": 0,
             "seconds": 0.0,
             "report": report,
@@ -67,7 +69,7 @@ def reproduce(
     if on_start:
         on_start(study, unique)
     started = time.perf_counter()
-    todo, failures = execute(
+    done = execute(
         unique,
         workers=workers,
         scheduler=scheduler,
@@ -76,9 +78,10 @@ def reproduce(
         on_done=on_done,
     )
     seconds = time.perf_counter() - started
-    if todo:
+    if done.trained or done.failures:
         command = _command(workers, scheduler, batch1_epochs, device, blas_threads)
-        log_invocation(study.out_dir, command, len(todo), len(failures), seconds)
+        log_invocation(study.out_dir, command, len(done.trained), len(done.failures), seconds)
+    done.busy = [(s, h) for s, h in done.busy if read_summary(s.run_dir) is None]  # still busy
     copied = share_runs(study, device, blas_threads)
     for key, exp in study.experiments.items():
         write_results(exp, study.specs[key], study.out_dir / slug(exp.name))
@@ -86,11 +89,12 @@ def reproduce(
 
     archive(study, archive_dir)
     figures = _render(study, report, archive_dir)
-    if failures:
-        raise failed_runs_error(failures, len(todo), report)
+    if done.failures:
+        raise failed_runs_error(done.failures, len(done.todo), report)
     return {
-        "ran": len(todo),
-        "reused": len(unique) - len(todo),
+        "ran": len(done.trained),
+        "reused": len(unique) - len(done.trained) - len(done.busy),
+        "busy_note": done.busy_note(),
         "copied": copied,
         "seconds": seconds,
         "report": report,
