@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ..errors import NetlabError
+from ..errors import ConfigError, NetlabError
 from . import options
 from .ui import console, print_json
 
@@ -14,14 +14,20 @@ from .ui import console, print_json
 def experiment(
     file: Path = typer.Argument(..., help="Experiment file (TOML): base config, variants, seeds."),
     out: Path = typer.Option(None, "--out", "-o", help="Sweep directory (default: runs/<name>)."),
-    workers: int = typer.Option(1, "--workers", "-w", help="Local worker processes."),
+    workers: int = typer.Option(
+        1, "--workers", "-w", min=1, max=256, help="Local worker processes."
+    ),
     scheduler: str = typer.Option(
         None,
         "--scheduler",
         help="Dask scheduler address (tcp://host:8786) instead of local workers.",
     ),
     blas_threads: int = typer.Option(
-        1, "--blas-threads", help="BLAS threads per run; the same value gives the same numbers."
+        1,
+        "--blas-threads",
+        min=1,
+        max=256,
+        help="BLAS threads per run; the same value gives the same numbers.",
     ),
     device: str = options.Device,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-run lines."),
@@ -34,6 +40,11 @@ def experiment(
     from ..experiments.files import load_experiment, slug
     from ..experiments.plan import is_finished, plan
 
+    if file.is_dir():
+        raise ConfigError(
+            f"{file} is a directory; pass an experiment file, e.g. "
+            "configs/experiments/paper/depth.toml"
+        )
     exp = load_experiment(file)
     out_dir = out if out is not None else Path("runs") / slug(exp.name)
     specs = plan(exp, out_dir)

@@ -1,6 +1,9 @@
-"""Options shared by several commands; choices and help come from the registries."""
+"""Options shared by several commands; choices and help come from the registries, and the help
+of a config flag from the config schema (netlab/schema.py)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import typer
 
@@ -8,6 +11,7 @@ from ..data.sources import DATA_SOURCES
 from ..errors import ConfigError
 from ..nn.activations import ACTIVATIONS
 from ..nn.optimizers import OPTIMIZERS
+from ..schema import FIELDS
 
 Device = typer.Option("cpu", "--device", "-d", help="cpu, cuda, cuda:N or auto (cuda when usable).")
 Json = typer.Option(False, "--json", help="Print the result as JSON instead of tables.")
@@ -17,6 +21,34 @@ DataDir = typer.Option(
     help="Directory with the IDX files of fashion-mnist or mnist (else $NETLAB_DATA for "
     "fashion-mnist, ~/.cache/netlab/<name>, /usr/share/datasets/fashion-mnist).",
 )
+
+
+def shown_default(value: Any) -> str:
+    """ "[default: VALUE]" as Typer prints it (escaped: the help text is Rich markup)."""
+    if isinstance(value, bool):
+        value = "on" if value else "off"
+    elif isinstance(value, float):
+        value = f"{value:g}"
+    elif isinstance(value, (tuple, list)):
+        value = ",".join(map(str, value)) or "none"
+    return f"\\[default: {value}]"
+
+
+def field_help(key: str, usage: str = "") -> str:
+    """The help of the train flag that sets config field `key` ("section.key"): the schema's help,
+    how the flag spells the value, and the built-in default (a --config file's value replaces
+    it; a default of None is explained by the schema's help)."""
+    section, _, name = key.partition(".")
+    field = FIELDS[section][name]
+    text = " ".join(t for t in (field.help, usage) if t)
+    return text if field.default is None else f"{text} {shown_default(field.default)}"
+
+
+def flag_for(key: str) -> str:
+    """The train flag that sets config field `key`: --<key with dashes>, except the data location
+    (--data for data.source and data.path, --data-dir for data.dir)."""
+    special = {"data.source": "--data", "data.path": "--data", "data.dir": "--data-dir"}
+    return special.get(key) or "--" + key.rpartition(".")[2].replace("_", "-")
 
 
 def activation_help() -> str:

@@ -101,9 +101,10 @@ def _maybe_die_mid_save(f: Any) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def load_checkpoint(path: str | Path, config: Any) -> TrainState:
+def load_checkpoint(path: str | Path, config: Any, ignore: tuple[str, ...] = ()) -> TrainState:
     """Read and check a checkpoint; ConfigError when it belongs to another config (compared by
-    resolved values, so a field added to netlab since the run started does not matter)."""
+    resolved values, so a field added to netlab since the run started does not matter; `ignore`
+    lists "section.key" fields that may differ, as training.epochs does when a run is extended)."""
     path = Path(path)
     bad = f"{path} is not a usable netlab checkpoint"
     if not path.is_file():
@@ -136,7 +137,7 @@ def load_checkpoint(path: str | Path, config: Any) -> TrainState:
             f"{path} is checkpoint format version {version!r}; this netlab reads versions 1 and "
             f"{FORMAT_VERSION}; finish the run with the netlab that started it"
         )
-    _check_config(path, meta.get("config_toml"), config)
+    _check_config(path, meta.get("config_toml"), config, ignore)
     if version == 1:  # netlab 0.2: SGD's velocity under its own name
         arrays = {**arrays, OPT_PREFIX + "velocity": arrays.pop("velocity", None)}
         meta = {**meta, "optimizer": "sgd", "optimizer_steps": 0}
@@ -168,14 +169,14 @@ def load_checkpoint(path: str | Path, config: Any) -> TrainState:
         raise ModelFileError(f"{bad}: incomplete metadata") from None
 
 
-def _check_config(path: Path, text: Any, config: Any) -> None:
+def _check_config(path: Path, text: Any, config: Any, ignore: tuple[str, ...] = ()) -> None:
     """The checkpoint's config must be the run's: equal resolved values (names may differ)."""
     from ..config import config_diff, config_from_toml
 
     if not isinstance(text, str):
         raise ModelFileError(f"{path} is not a usable netlab checkpoint: no config")
     written = config_from_toml(text, origin=f"{path} (its config)")
-    diff = config_diff(written, config, ignore=("name",))
+    diff = config_diff(written, config, ignore=("name", *ignore))
     if diff:
         raise ConfigError(
             f"{path} was written for a different config than {path.parent / 'config.toml'} "
