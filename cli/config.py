@@ -1,7 +1,7 @@
 """`netlab config show`: the resolved config of a run directory, a config file or train's flags.
 
 Also the config reference: docs/config.md is generated from the schema (netlab/schema.py) and
-train's flags by `python -m netlab.cli.config > docs/config.md`; a test fails when they drift.
+train's flags by scripts/config_reference.py; a test fails when they drift.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def reference() -> str:
     lines = [
         "# Config files",
         "",
-        "<!-- Generated from netlab/schema.py by `python -m netlab.cli.config > docs/config.md`;",
+        "<!-- Generated from netlab/schema.py by scripts/config_reference.py;",
         "     tests/cli/test_config.py fails when this page and the schema differ. -->",
         "",
         f"A config file is TOML: `schema = {SCHEMA_VERSION}` (the format's version), `name` (the "
@@ -119,7 +119,3 @@ def _toml(value: Any) -> str:
     if isinstance(value, (tuple, list)):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     return repr(value)
-
-
-if __name__ == "__main__":
-    print(reference(), end="")

@@ -19,7 +19,10 @@ def evaluate(
     ),
     data_dir: str = options.DataDir,
     plot: Path = typer.Option(
-        None, "--plot", help="Also draw the confusion matrix into this figure (.png, .pdf, .svg)."
+        None,
+        "--plot",
+        help="Also draw the confusion matrix into this figure (.png, .pdf, .svg). "
+        "\\[default: none]",
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --plot file."),
     l2_penalty: float = typer.Option(

@@ -20,7 +20,8 @@ def experiment(
     scheduler: str = typer.Option(
         None,
         "--scheduler",
-        help="Dask scheduler address (tcp://host:8786) instead of local workers.",
+        help="Dask scheduler address (tcp://host:8786) instead of local workers. "
+        "\\[default: none: local workers]",
     ),
     blas_threads: int = typer.Option(
         1,

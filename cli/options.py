@@ -18,8 +18,8 @@ Json = typer.Option(False, "--json", help="Print the result as JSON instead of t
 DataDir = typer.Option(
     None,
     "--data-dir",
-    help="Directory with the IDX files of fashion-mnist or mnist (else $NETLAB_DATA for "
-    "fashion-mnist, ~/.cache/netlab/<name>, /usr/share/datasets/fashion-mnist).",
+    help="Directory with the IDX files of fashion-mnist or mnist. \\[default: $NETLAB_DATA for "
+    "fashion-mnist, else ~/.cache/netlab/<name>, then /usr/share/datasets/fashion-mnist]",
 )
 
 
@@ -51,21 +51,21 @@ def flag_for(key: str) -> str:
     return special.get(key) or "--" + key.rpartition(".")[2].replace("_", "-")
 
 
-def activation_help() -> str:
-    return "Hidden-layer activation: " + ACTIVATIONS.choices() + "."
+def activation_help(label: str = "Hidden-layer activation: ") -> str:
+    return label + ACTIVATIONS.choices() + "."
 
 
-def optimizer_help() -> str:
+def optimizer_help(label: str = "Optimizer: ") -> str:
     lrs = ", ".join(f"{n} {OPTIMIZERS.get(n).default_lr:g}" for n in OPTIMIZERS)
-    return f"Optimizer: {OPTIMIZERS.choices()} (default lr: {lrs})."
+    return f"{label}{OPTIMIZERS.choices()} (default lr: {lrs})."
 
 
 def data_help(default: str = "") -> str:
     files = [n for n, e in DATA_SOURCES.items() if e.takes == "file"]
     names = [n for n, e in DATA_SOURCES.items() if e.takes != "file"]
     suffixes = ", ".join(s for n in files for s in DATA_SOURCES.get(n).suffixes)
-    text = f"Data: {', '.join(names)}, or a file ({suffixes}; see docs/data.md)."
-    return text + (f" Default: {default}." if default else "")
+    text = f"Data: {', '.join(names)}, or a file ({suffixes})."
+    return text + (f" {shown_default(default)}" if default else "")
 
 
 def data_overrides(text: str | None, data_dir: str | None) -> dict[str, str | None]:

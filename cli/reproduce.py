@@ -26,7 +26,10 @@ def reproduce(
         1, "--workers", "-w", min=1, max=256, help="Local worker processes."
     ),
     scheduler: str = typer.Option(
-        None, "--scheduler", help="Dask scheduler address (tcp://host:8786) instead of workers."
+        None,
+        "--scheduler",
+        help="Dask scheduler address (tcp://host:8786) instead of local workers. "
+        "\\[default: none: local workers]",
     ),
     blas_threads: int = typer.Option(
         1,

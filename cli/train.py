@@ -43,13 +43,15 @@ def train(
         "other files are left alone.",
     ),
     tensorboard: Path = typer.Option(
-        None, "--tensorboard", help="Also write per-epoch TensorBoard scalars into this directory."
+        None,
+        "--tensorboard",
+        help="Also write per-epoch TensorBoard scalars into this directory. \\[default: none]",
     ),
     resume: Path = typer.Option(
         None,
         "--resume",
         help="Continue the run in this directory from its last checkpoint; with a larger "
-        "--epochs, train a finished run longer.",
+        "--epochs, train a finished run longer. \\[default: none: a new run]",
     ),
     device: str = options.Device,
     graph: bool = typer.Option(
@@ -72,14 +74,18 @@ def train(
         None, "--hidden", help=field_help("model.hidden", "Comma-separated, e.g. 100,50.")
     ),
     activation: str = typer.Option(
-        None, "--activation", help=field_help("model.activation", options.activation_help())
+        None,
+        "--activation",
+        help=field_help("model.activation", options.activation_help("One of ")),
     ),
     leaky_slope: float = typer.Option(None, "--leaky-slope", help=field_help("model.leaky_slope")),
     init: str = typer.Option(None, "--init", help=field_help("model.init")),
     epochs: int = typer.Option(None, "--epochs", help=field_help("training.epochs")),
     batch_size: int = typer.Option(None, "--batch-size", help=field_help("training.batch_size")),
     optimizer: str = typer.Option(
-        None, "--optimizer", help=field_help("training.optimizer", options.optimizer_help())
+        None,
+        "--optimizer",
+        help=field_help("training.optimizer", options.optimizer_help("One of ")),
     ),
     lr: float = typer.Option(None, "--lr", help=field_help("training.lr")),
     schedule: str = typer.Option(
