@@ -76,6 +76,7 @@ def test_the_studys_large_early_losses_are_not_a_divergence(flags, capsys, tmp_p
     assert code == 0, err
 
 
+@pytest.mark.realdata
 def test_the_studys_relu_runs_on_the_full_data_are_not_a_divergence(real_data, capsys, tmp_path):
     for seed in ("0", "1"):
         argv = ["train", "-c", PAPER, "--activation", "relu", "--epochs", "3", "--seed", seed,
