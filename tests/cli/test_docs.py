@@ -103,9 +103,9 @@ def test_interface_page_examples_run(page, extras, tmp_path, monkeypatch, capsys
 @pytest.mark.parametrize("page", ["onnx.md", "logs.md"])
 def test_interface_page_examples_stop_at_a_failed_command(page, tmp_path, monkeypatch):
     """main() returns the exit code; the examples check it instead of going on from stale files."""
-    import netlab.cli
-
     import tempfile
+
+    import netlab.cli
 
     monkeypatch.setattr(netlab.cli, "main", lambda argv: 1)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
