@@ -61,14 +61,13 @@ def _root(
     """Explicit-backprop MLPs on NumPy or CuPy: train, evaluate and gradient-check."""
 
 
-def _click_exceptions():
-    """click's exceptions module (and its Context), wherever this Typer keeps click."""
+def _click():
+    """click's exceptions module and its Context class, wherever this Typer keeps click."""
     try:  # typer >= 0.20 vendors click
         from typer._click import core, exceptions
     except ImportError:  # pragma: no cover - older typer with click installed
         from click import core, exceptions
-    exceptions.Context = core.Context
-    return exceptions
+    return exceptions, core.Context
 
 
 def _flags_without_types(command, ctx_class) -> None:
@@ -97,9 +96,9 @@ def _no_such_option(e) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `netlab` command; returns (and exits with) the exit code."""
-    exc = _click_exceptions()
+    exc, context = _click()
     command = typer.main.get_command(app)
-    _flags_without_types(command, exc.Context)
+    _flags_without_types(command, context)
     args = sys.argv[1:] if argv is None else argv
     try:
         rv = command.main(args=args, prog_name="netlab", standalone_mode=False)

@@ -6,23 +6,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .ui import console, pct
+from .ui import console, pct, print_json
 
 
-def resume_point(run_dir: Path, cfg: Any) -> Any:
+def resume_point(run_dir: Path, cfg: Any, json_out: bool = False) -> Any:
     """The checkpoint to continue from, or None after telling the user that the run is finished
-    (and how it could be trained longer); a finished run's files are left untouched."""
+    (and how it could be trained longer; with --json, its summary); a finished run's files are
+    left untouched."""
     from ..files.runs import run_complete
     from ..training.run import resume_point as read_point
 
     point = read_point(run_dir, cfg)
     if not (point.done and run_complete(run_dir)):
         return point
-    _tell_finished(run_dir, point, cfg)
+    _tell_finished(run_dir, point, cfg, json_out)
     return None
 
 
-def _tell_finished(run_dir: Path, point: Any, cfg: Any) -> None:
+def _tell_finished(run_dir: Path, point: Any, cfg: Any, json_out: bool) -> None:
     import dataclasses
     import json
 
@@ -34,7 +35,10 @@ def _tell_finished(run_dir: Path, point: Any, cfg: Any) -> None:
             f"best epoch {summary['best_epoch']}, test accuracy {pct(summary['test_accuracy'])}"
         )
     except (OSError, ValueError, KeyError, TypeError):
-        result = "its metrics.json is unreadable"
+        summary, result = None, "its metrics.json is unreadable"
+    if json_out and summary is not None:
+        print_json(summary)  # what `netlab train --json` printed when the run finished
+        return
     more = dataclasses.replace(cfg.training, epochs=2 * point.epochs)
     problem = extension_problem(point.state, point.epochs, dataclasses.replace(cfg, training=more))
     stop = ", stopped early" if point.state.stopped else ""

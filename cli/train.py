@@ -126,7 +126,7 @@ def train(
     params = dict(locals())  # the options by parameter name, before anything else is defined
     cfg, run_config = resolve(params)
     if resume is not None:
-        point = resume_point(resume, cfg)
+        point = resume_point(resume, cfg, json_out)
         if point is None:  # finished, and nothing asked to extend it
             return
         run_dir = resume

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -864,3 +865,27 @@ def test_hand_made_npz_members_are_refused(tmp_path, trained, capsys):
     code, _, err = run(capsys, "eval", str(bad))
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert err.startswith("error: ") and "member 'metadata' is not an array" in err
+
+
+def test_eval_force_overwrites_an_existing_figure(capsys, tmp_path, trained):
+    """Issue 12, item 4: the error says `pass --force`, and eval has it."""
+    pytest.importorskip("matplotlib", reason="needs the plots extra")
+    figure = tmp_path / "cm.png"
+    figure.write_bytes(b"previous")
+    code, _, err = run(capsys, "eval", str(trained / "model.npz"), "--plot", str(figure))
+    assert code == 1 and "pass --force to overwrite it" in err
+    code, _, err = run(capsys, "eval", str(trained / "model.npz"), "--plot", str(figure), "--force")
+    assert code == 0, err
+    assert figure.read_bytes().startswith(b"\x89PNG")
+
+
+def test_confusion_matrix_shows_full_class_names(capsys, trained):
+    """Issue 12, item 18: rows carry the full names, columns the same numbers."""
+    code, out, _ = run(capsys, "eval", str(trained / "model.npz"))
+    assert code == 0 and "Confusion matrix" in out, out
+    matrix = out.split("Confusion matrix")[1]
+    header = next(line for line in matrix.splitlines() if line.startswith("┃ true class"))
+    assert re.findall(r"\b\d\b", header) == [*"0123456789"]
+    for i, name in enumerate(["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                              "Shirt", "Sneaker", "Bag", "Ankle boot"]):  # fmt: skip
+        assert f"{i} {name} " in matrix

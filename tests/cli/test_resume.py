@@ -63,6 +63,9 @@ def test_a_finished_run_is_left_untouched_and_says_how_to_extend(capsys, tmp_pat
         assert "nothing was changed" in out
         assert f"netlab train --resume {run_dir} --epochs N (N > 2)" in " ".join(out.split())
         assert files(run_dir) == before
+    code, out, _ = run(capsys, "train", "--resume", str(run_dir), "--json")
+    assert code == 0 and json.loads(out) == json.loads((run_dir / "metrics.json").read_text())
+    assert files(run_dir) == before
 
 
 def test_more_epochs_continue_the_run_as_if_started_with_them(capsys, tmp_path, four):
