@@ -84,7 +84,7 @@ def reference() -> str:
         "# Config files",
         "",
         "<!-- Generated from netlab/schema.py by scripts/config_reference.py;",
-        "     tests/cli/test_config.py fails when this page and the schema differ. -->",
+        "     tests/cli/test_config_show.py fails when this page and the schema differ. -->",
         "",
         f"A config file is TOML: `schema = {SCHEMA_VERSION}` (the format's version), `name` (the "
         "run name; default: the file's name),",

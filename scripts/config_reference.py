@@ -1,7 +1,7 @@
 """Write docs/config.md, the config reference, from the schema (netlab/schema.py) and train's flags.
 
 Run after changing the schema: .venv/bin/python scripts/config_reference.py
-(tests/cli/test_config.py fails while the page and the schema differ).
+(tests/cli/test_config_show.py fails while the page and the schema differ).
 """
 
 from pathlib import Path
