@@ -39,8 +39,8 @@ def train(
     force: bool = typer.Option(
         False,
         "--force",
-        help="Reuse an existing --out directory: the files netlab wrote there are replaced, "
-        "other files are left alone.",
+        help="Reuse an existing --out directory: the files an earlier training wrote there are "
+        "removed first; other files stay.",
     ),
     tensorboard: Path = typer.Option(
         None,

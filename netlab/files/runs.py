@@ -109,12 +109,15 @@ def take_run_dir(
 ) -> list[str]:
     """Lock RUN_DIR (held until `stack` closes) and make its files say what runs now; call it
     once everything is validated. A new run writes config.toml first, so a run killed from here
-    on can be resumed; with `force` the files of the run it replaces are removed before (returns
-    their names). A resumed run that is extended (`extend`: more epochs) loses its metrics.json,
-    since it is no longer complete, and gets config.toml with the new epoch count."""
+    on can be resumed; with `force`, in a directory that already was a run directory (it has the
+    .lock every training leaves), the files of the run it replaces are removed before (returns
+    their names); in any other directory nothing is removed. A resumed run that is extended
+    (`extend`: more epochs) loses its metrics.json, since it is no longer complete, and gets
+    config.toml with the new epoch count."""
     run_dir = Path(run_dir)
+    was_run = (run_dir / ".lock").is_file()
     stack.enter_context(run_lock(run_dir, create=new))
-    removed = clear_run_files(run_dir) if new and force else []
+    removed = clear_run_files(run_dir) if new and force and was_run else []
     if extend:
         (run_dir / COMPLETE).unlink(missing_ok=True)
     if new or extend:

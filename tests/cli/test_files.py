@@ -92,6 +92,18 @@ def test_force_replaces_netlabs_files_and_leaves_the_users(tmp_path, capsys):
     assert "hidden = [8]" in (run_dir / "config.toml").read_text()
 
 
+def test_force_in_a_directory_netlab_never_trained_in_removes_nothing(tmp_path, capsys):
+    """Only a run directory (one with the .lock every training leaves) has netlab's files."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "curves.png").write_bytes(b"my own figure")
+    (mine / "history.csv").write_text("my own table")
+    argv = ["train", "--data", "sample", "--epochs", "1", "--out", str(mine), "--force"]
+    assert main(argv) == 0
+    assert "removed" not in capsys.readouterr().out
+    assert (mine / "curves.png").read_bytes() == b"my own figure"
+
+
 def test_readme_lists_every_file_of_a_run_directory():
     """One line per file, the same set that --force replaces and a training writes."""
     text = (ROOT / "README.md").read_text()
