@@ -85,13 +85,14 @@ def extension_problem(state: TrainState, before: int, config: Config) -> tuple[s
     t = config.resolved().training
     fresh = f"start a new run with --epochs {t.epochs}"
     if t.epochs < before:
-        return f"a resume can add epochs, not remove them ({state.epoch} are done)", (
+        return f"a resume can add epochs, not remove them ({state.epoch} of {before} done)", (
             f"pass --epochs {before} or more, or {fresh}"
         )
     if state.stopped or early_stopped(state.epoch, state.best_epoch, t.patience, t.epochs):
+        stopped = "it stopped" if state.stopped else f"with {t.epochs} epochs it would have stopped"
         return (
-            f"it stopped early after epoch {state.epoch} (no better {t.monitor} for "
-            f"{t.patience} epochs since epoch {state.best_epoch}), so more epochs would not run",
+            f"{stopped} early after epoch {state.epoch} (no better {t.monitor} since epoch "
+            f"{state.best_epoch}, patience {t.patience}), so more epochs would not run",
             f"{fresh} and a larger --patience, or --patience 0",
         )
     for epoch in range(1, state.epoch + 1):

@@ -655,7 +655,7 @@ CATALOG = [
         "train --resume of an early-stopped run with more epochs",
         lambda t, m: ["train", "--resume", _stopped_run(t), "--epochs", "9"],
         2,
-        "it stopped early after epoch 2 (no better val_accuracy for 1 epochs since epoch 1)",
+        "it stopped early after epoch 2 (no better val_accuracy since epoch 1, patience 1)",
     ),
     (
         "a mistyped flag suggests nothing unrelated",

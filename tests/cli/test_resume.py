@@ -159,3 +159,10 @@ def test_finished_runs_that_cannot_grow_say_why(capsys, tmp_path):
     text = " ".join(out.split())
     assert code == 0 and "is finished (2 of 6 epochs, stopped early;" in text
     assert "it cannot be trained longer (it stopped early after epoch 2" in text
+    # Not stopped (its last epoch came first), but a longer run would have stopped right there.
+    edge = tmp_path / "edge"
+    argv = ["--epochs", "3", "--patience", "2", "--lr", "1e-30", "--out", str(edge)]
+    assert main(["train", *ARGS, *argv]) == 0
+    capsys.readouterr()
+    code, _, err = run(capsys, "train", "--resume", str(edge), "--epochs", "6")
+    assert code == 2 and "with 6 epochs it would have stopped early after epoch 3" in err
