@@ -12,7 +12,7 @@ import math
 from ..errors import TrainingDiverged
 
 # The bound on an epoch's mean cross-entropy (training or validation split). Guessing uniformly
-# scores ln(classes), 2.30 for 10; the study's N(0, 1)-init ReLU runs start at 920 to 1,627 and
+# scores ln(classes), 2.30 for 10; the study's N(0, 1)-init ReLU runs start at 919 to 1,627 and
 # measure at most 8.38 after any epoch (scripts/study_losses.py; docs/cli.md, "Divergence"). A
 # loss of 1e6 means logits about a million apart, from which float32 training does not come back.
 EXPLODED_LOSS = 1e6
