@@ -51,6 +51,7 @@ def _tell_finished(run_dir: Path, point: Any, cfg: Any, json_out: bool) -> None:
         f"{run_dir} is finished ({point.epoch} of {point.epochs} epochs{stop}; {result}); "
         f"nothing was changed; {hint}",
         markup=False,
+        soft_wrap=True,
     )
 
 

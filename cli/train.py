@@ -214,6 +214,7 @@ def _report(paths: dict[str, Any], json_out: bool) -> None:
         f"best epoch {summary['best_epoch']}/{summary['epochs_run']}: "
         f"validation accuracy {pct(summary['val_accuracy'])} (loss {summary['val_loss']:.4f}), "
         f"test accuracy {pct(summary['test_accuracy'])} (loss {summary['test_loss']:.4f}); "
-        f"{summary['train_seconds']:.1f}s on {summary['device']}"
+        f"{summary['train_seconds']:.1f}s on {summary['device']}",
+        soft_wrap=True,  # one line each, whatever the width: scripts read them, paths stay whole
     )
-    console.print(f"saved {paths['model']} and {paths['history']}")
+    console.print(f"saved {paths['model']} and {paths['history']}", soft_wrap=True, markup=False)
