@@ -620,6 +620,12 @@ CATALOG = [
         "'--workers' / '-w': Input should be greater than or equal to 1",
     ),
     ("unknown command", lambda t, m: ["fit"], 2, "No such command"),
+    (
+        "model with an encrypted member",
+        lambda t, m: ["eval", _encrypted_member_model(m, t)],
+        1,
+        "member 'W2' is encrypted",
+    ),
     # issue 12: the first hour of a new user
     (
         "eval --plot onto an existing file",
@@ -725,6 +731,22 @@ CATALOG = [
         "no such option --epoch (did you mean --epochs?); see 'netlab config show --help'",
     ),
 ]
+
+
+def _encrypted_member_model(trained: Path, tmp_path: Path) -> str:
+    """model.npz with W2's "encrypted" flag set (found by the fuzz test: zipfile raised
+    RuntimeError asking for a password)."""
+    data = bytearray((trained / "model.npz").read_bytes())
+    for signature, flags_at in ((b"PK\x01\x02", 8), (b"PK\x03\x04", 6)):
+        at = data.find(signature)
+        while at != -1:
+            name_at = at + (46 if signature == b"PK\x01\x02" else 30)
+            if data[name_at : name_at + 6] == b"W2.npy":
+                data[at + flags_at] |= 0x1
+            at = data.find(signature, at + 4)
+    p = tmp_path / "encrypted.npz"
+    p.write_bytes(bytes(data))
+    return str(p)
 
 
 def _file(tmp_path: Path, name: str, content: bytes = b"previous") -> str:
