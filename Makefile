@@ -10,26 +10,30 @@ ARGS ?=
 
 venv: $(VENV)/.installed
 
+# pip's output goes to $(VENV)/pip.log and is shown only when an install fails.
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,dask,plots,sklearn,onnx,tensorboard,cuda-check]"
-	touch $@
+	@echo "setting up $(VENV): netlab and its extras (pip log: $(VENV)/pip.log)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --upgrade pip > $(VENV)/pip.log 2>&1 \
+		|| { cat $(VENV)/pip.log; exit 1; }
+	@$(BIN)/python -m pip install -e ".[dev,dask,plots,sklearn,onnx,tensorboard,cuda-check]" \
+		>> $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
+	@touch $@
 
 data: venv
 	@bash scripts/ensure-data.sh $(BIN)/netlab
 
 train: venv data
-	$(BIN)/netlab train --config configs/baseline.toml $(ARGS)
+	@$(BIN)/netlab train --config configs/baseline.toml $(ARGS)
 
 test: venv data
-	$(BIN)/python -m pytest $(ARGS)
+	@$(BIN)/python -m pytest $(ARGS)
 	@$(MAKE) --no-print-directory wheel-smoke
 
 # The distribution as users get it: sdist and wheel built, the wheel installed into a fresh venv
 # outside the checkout, every command run once there on the sample (about 2 minutes).
 wheel-smoke: venv
-	bash scripts/smoke-wheel.sh $(BIN)/python
+	@bash scripts/smoke-wheel.sh $(BIN)/python
 
 bench: venv data
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"

@@ -29,13 +29,14 @@ from . import reproduce as reproduce_cmd
 from . import train as train_cmd
 from .ui import error
 
+HELP_NAMES = ["-h", "--help"]
 app = typer.Typer(
     name="netlab",
     help="Explicit-backprop MLPs on NumPy or CuPy: train, evaluate and gradient-check.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": HELP_NAMES},
 )
 app.command("train")(train_cmd.train)
 app.command("eval")(eval_cmd.evaluate)
@@ -64,19 +65,45 @@ def _root(
     """Explicit-backprop MLPs on NumPy or CuPy: train, evaluate and gradient-check."""
 
 
-def _click_exceptions():
+def _click():
+    """click's exceptions module and its Context class, wherever this Typer keeps click."""
     try:  # typer >= 0.20 vendors click
-        from typer._click import exceptions
+        from typer._click import core, exceptions
     except ImportError:  # pragma: no cover - older typer with click installed
-        from click import exceptions
-    return exceptions
+        from click import core, exceptions
+    return exceptions, core.Context
+
+
+def _flags_without_types(command, ctx_class) -> None:
+    """Show on/off options as flags in --help (`--force`, not Typer's `--force <bool>`), in every
+    command, the help options included."""
+    help_option = command.get_help_option(ctx_class(command, help_option_names=HELP_NAMES))
+    for param in [*command.params, help_option]:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    for sub in getattr(command, "commands", {}).values():
+        _flags_without_types(sub, ctx_class)
+
+
+def _no_such_option(e) -> str:
+    """Click's message for an unknown option, suggesting only options whose names (without the
+    dashes, which every option shares) are close to the one given."""
+    import difflib
+
+    ctx = e.ctx
+    known = [o for p in (ctx.command.params if ctx else []) for o in (*p.opts, *p.secondary_opts)]
+    names = {o.lstrip("-"): o for o in known if o.startswith("--")}
+    close = difflib.get_close_matches(e.option_name.lstrip("-"), names, n=2, cutoff=0.75)
+    guess = f" (did you mean {' or '.join(names[c] for c in close)}?)" if close else ""
+    return f"no such option {e.option_name}{guess}"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `netlab` command; returns (and exits with) the exit code."""
-    exc = _click_exceptions()
+    exc, context = _click()
     command = typer.main.get_command(app)
     options.refresh_registry_help(command)
+    _flags_without_types(command, context)
     args = sys.argv[1:] if argv is None else argv
     try:
         with signals.handling():  # SIGTERM stops a command like Ctrl-C (exit 143)
@@ -89,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         error(str(e))
         code = e.exit_code
     except exc.UsageError as e:
-        hint = f"see 'netlab {e.ctx.info_name if e.ctx and e.ctx.parent else ''} --help'"
-        error(f"{e.format_message().rstrip('.')}; {' '.join(hint.split())}")
+        what = _no_such_option(e) if isinstance(e, exc.NoSuchOption) else e.format_message()
+        name = e.ctx.command_path if e.ctx and e.ctx.parent else "netlab"
+        error(f"{what.rstrip('.')}; see '{name} --help'")
         code = 2
     except exc.ClickException as e:
         error(e.format_message())

@@ -18,7 +18,13 @@ def evaluate(
         None, "--data", help=options.data_help("the data the model was trained on")
     ),
     data_dir: str = options.DataDir,
-    plot: Path = typer.Option(None, "--plot", help="Also draw the confusion matrix into this PNG."),
+    plot: Path = typer.Option(
+        None,
+        "--plot",
+        help="Also draw the confusion matrix into this figure (.png, .pdf, .svg). "
+        "\\[default: none]",
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --plot file."),
     l2_penalty: float = typer.Option(
         None,
         "--l2-penalty",
@@ -27,12 +33,17 @@ def evaluate(
     ),
 ) -> None:
     """Evaluate a saved model on the test split."""
+    from ..errors import ModelFileError
     from ..training.evaluation import evaluate_model_file
 
+    if model.is_dir():
+        inside = model / "model.npz"
+        hint = f"pass {inside}" if inside.is_file() else "pass the model.npz of a training run"
+        raise ModelFileError(f"{model} is a directory, not a model file; {hint}")
     if plot is not None:
         from ..integrations.plots import check_figure_path
 
-        check_figure_path(plot)  # before the evaluation: a bad path fails at once
+        check_figure_path(plot, force)  # before the evaluation: a bad path fails at once
     source, location = options.data_location(data, data_dir)
     report = evaluate_model_file(
         model, device=device, source=source, location=location, l2_penalty=l2_penalty
@@ -45,6 +56,7 @@ def evaluate(
             report["class_names"],
             plot,
             title=f"{model} - test split, accuracy {pct(report['test_accuracy'])}",
+            force=force,
         )
     if json_out:
         print_json(report)
@@ -67,11 +79,14 @@ def evaluate(
             [[n, pct(a)] for n, a in report["per_class_accuracy"].items()],
         )
     )
-    short = [n.split("/")[0][:7] for n in names]
+    # Columns are numbered like the rows, so full class names fit in 80 columns.
     console.print(
         table(
-            "Confusion matrix (test; rows true, columns predicted)",
-            ["true \\ pred", *short],
-            [[names[i], *row] for i, row in enumerate(report["confusion_matrix"])],
+            "Confusion matrix (test; rows: true class, columns: predicted class)",
+            ["true class", *map(str, range(len(names)))],
+            [
+                [f"{i} {n}", *row]
+                for i, (n, row) in enumerate(zip(names, report["confusion_matrix"], strict=True))
+            ],
         )
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ..errors import NetlabError
+from ..errors import ConfigError, NetlabError
 from . import options
 from .signals import interrupted
 from .ui import console, notice, print_json
@@ -19,14 +19,21 @@ def experiment(
         "paper/regularization (netlab config list).",
     ),
     out: Path = typer.Option(None, "--out", "-o", help="Sweep directory (default: runs/<name>)."),
-    workers: int = typer.Option(1, "--workers", "-w", help="Local worker processes."),
+    workers: int = typer.Option(
+        1, "--workers", "-w", min=1, max=256, help="Local worker processes."
+    ),
     scheduler: str = typer.Option(
         None,
         "--scheduler",
-        help="Dask scheduler address (tcp://host:8786) instead of local workers.",
+        help="Dask scheduler address (tcp://host:8786) instead of local workers. "
+        "\\[default: none: local workers]",
     ),
     blas_threads: int = typer.Option(
-        1, "--blas-threads", help="BLAS threads per run; the same value gives the same numbers."
+        1,
+        "--blas-threads",
+        min=1,
+        max=256,
+        help="BLAS threads per run; the same value gives the same numbers.",
     ),
     device: str = options.Device,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-run lines."),
@@ -40,6 +47,11 @@ def experiment(
     from ..experiments.plan import is_finished, plan, read_summary
     from ..presets import experiment_path
 
+    if file.is_dir():
+        raise ConfigError(
+            f"{file} is a directory; pass an experiment file or a preset name, e.g. "
+            "configs/experiments/paper/depth.toml or paper/depth"
+        )
     exp = load_experiment(experiment_path(file))
     out_dir = out if out is not None else Path("runs") / slug(exp.name)
     specs = plan(exp, out_dir)

@@ -1,6 +1,9 @@
-"""Options shared by several commands; choices and help come from the registries."""
+"""Options shared by several commands; choices and help come from the registries, and the help
+of a config flag from the config schema (netlab/schema.py)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import typer
 
@@ -8,48 +11,91 @@ from ..data.sources import DATA_SOURCES
 from ..errors import ConfigError
 from ..nn.activations import ACTIVATIONS
 from ..nn.optimizers import OPTIMIZERS
+from ..schema import FIELDS
 
 Device = typer.Option("cpu", "--device", "-d", help="cpu, cuda, cuda:N or auto (cuda when usable).")
 Json = typer.Option(False, "--json", help="Print the result as JSON instead of tables.")
 DataDir = typer.Option(
     None,
     "--data-dir",
-    help="Directory with the IDX files of fashion-mnist or mnist (else $NETLAB_DATA for "
-    "fashion-mnist, ~/.cache/netlab/<name>, /usr/share/datasets/fashion-mnist).",
+    help="Directory with the IDX files of fashion-mnist or mnist. \\[default: $NETLAB_DATA for "
+    "fashion-mnist, else ~/.cache/netlab/<name>, then /usr/share/datasets/fashion-mnist]",
 )
 
 
-def activation_help(default: str = "") -> str:
-    return "Hidden-layer activation: " + ACTIVATIONS.choices() + "."
+def shown_default(value: Any) -> str:
+    """ "[default: VALUE]" as Typer prints it (escaped: the help text is Rich markup)."""
+    if isinstance(value, bool):
+        value = "on" if value else "off"
+    elif isinstance(value, float):
+        value = f"{value:g}"
+    elif isinstance(value, (tuple, list)):
+        value = ",".join(map(str, value)) or "none"
+    return f"\\[default: {value}]"
 
 
-def optimizer_help(default: str = "") -> str:
+def field_help(key: str, usage: str = "") -> str:
+    """The help of the train flag that sets config field `key` ("section.key"): the schema's help,
+    how the flag spells the value, and the built-in default (a --config file's value replaces
+    it; a default of None is explained by the schema's help)."""
+    section, _, name = key.partition(".")
+    field = FIELDS[section][name]
+    text = " ".join(t for t in (field.help, usage) if t)
+    return text if field.default is None else f"{text} {shown_default(field.default)}"
+
+
+def flag_for(key: str) -> str:
+    """The train flag that sets config field `key`: --<key with dashes>, except the data location
+    (--data for data.source and data.path, --data-dir for data.dir)."""
+    special = {"data.source": "--data", "data.path": "--data", "data.dir": "--data-dir"}
+    return special.get(key) or "--" + key.rpartition(".")[2].replace("_", "-")
+
+
+def activation_help(label: str = "Hidden-layer activation: ") -> str:
+    return label + ACTIVATIONS.choices() + "."
+
+
+def optimizer_help(label: str = "Optimizer: ") -> str:
     lrs = ", ".join(f"{n} {OPTIMIZERS.get(n).default_lr:g}" for n in OPTIMIZERS)
-    return f"Optimizer: {OPTIMIZERS.choices()} (default lr: {lrs})."
+    return f"{label}{OPTIMIZERS.choices()} (default lr: {lrs})."
 
 
 def data_help(default: str = "") -> str:
     files = [n for n, e in DATA_SOURCES.items() if e.takes == "file"]
     names = [n for n, e in DATA_SOURCES.items() if e.takes != "file"]
     suffixes = ", ".join(s for n in files for s in DATA_SOURCES.get(n).suffixes)
-    text = f"Data: {', '.join(names)}, or a file ({suffixes}; see docs/data.md)."
-    return text + (f" Default: {default}." if default else "")
+    text = f"Data: {', '.join(names)}, or a file ({suffixes})."
+    return text + (f" {shown_default(default)}" if default else "")
 
 
-# Options whose help lists a registry: recomputed whenever the command line is built (main()), so an
-# entry registered after import (a plugin module) is listed too.
-REGISTRY_HELP = {"activation": activation_help, "optimizer": optimizer_help, "data": data_help}
+def _listings() -> dict[str, str]:
+    """The registry listings that help texts contain."""
+    files = [e for _, e in DATA_SOURCES.items() if e.takes == "file"]
+    return {
+        "activations": ACTIVATIONS.choices(),
+        "optimizers": OPTIMIZERS.choices(),
+        "rates": ", ".join(f"{n} {OPTIMIZERS.get(n).default_lr:g}" for n in OPTIMIZERS),
+        "sources": ", ".join(n for n, e in DATA_SOURCES.items() if e.takes != "file"),
+        "suffixes": ", ".join(s for e in files for s in e.suffixes),
+    }
 
 
-def refresh_registry_help(command) -> None:
-    """Rewrite the help of registry-backed options in a click command tree from the registries."""
+_AT_IMPORT = _listings()
+
+
+def refresh_registry_help(command: Any) -> None:
+    """Help texts list the registries as they were when this module was imported; main() calls
+    this on the built command tree, so an entry registered later (a plugin module) is listed too."""
+    now = _listings()
+    changed = {old: now[k] for k, old in _AT_IMPORT.items() if now[k] != old}
+    if not changed:
+        return
     for param in getattr(command, "params", []):
-        text = REGISTRY_HELP.get(param.name)
-        old = getattr(param, "help", None) or ""
-        if text is None or old.split(":")[0] != text("").split(":")[0]:
-            continue  # not a registry-backed help text (e.g. gradcheck's own --data)
-        default = old.split(" Default: ")[1].rstrip(".") if " Default: " in old else ""
-        param.help = text(default)
+        text = getattr(param, "help", None)
+        if text:
+            for old, new in changed.items():
+                text = text.replace(old, new)
+            param.help = text
     for sub in getattr(command, "commands", {}).values():
         refresh_registry_help(sub)
 

@@ -20,8 +20,15 @@ def plot(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --out file."),
 ) -> None:
     """Plot train and validation loss and accuracy per epoch (mean and band over seeds)."""
+    from ..errors import DataError
     from ..integrations.plots import check_figure_path, histories_under, plot_curves
 
+    if not directory.is_dir():
+        what = "is not a directory" if directory.exists() else "does not exist"
+        raise DataError(
+            f"{directory} {what}; pass a run directory (netlab train) or a sweep directory "
+            "(netlab experiment)"
+        )
     path = out if out is not None else directory / "curves.png"
     overwrite = force or out is None  # DIR/curves.png is derived from DIR and always redrawn
     check_figure_path(path, overwrite)

@@ -27,12 +27,21 @@ def reproduce(
         help="Folder with paper/ and corrected/ experiment files (default: configs/experiments "
         "of the current directory if there is one, else the installed presets).",
     ),
-    workers: int = typer.Option(1, "--workers", "-w", help="Local worker processes."),
+    workers: int = typer.Option(
+        1, "--workers", "-w", min=1, max=256, help="Local worker processes."
+    ),
     scheduler: str = typer.Option(
-        None, "--scheduler", help="Dask scheduler address (tcp://host:8786) instead of workers."
+        None,
+        "--scheduler",
+        help="Dask scheduler address (tcp://host:8786) instead of local workers. "
+        "\\[default: none: local workers]",
     ),
     blas_threads: int = typer.Option(
-        1, "--blas-threads", help="BLAS threads per run; the same value gives the same numbers."
+        1,
+        "--blas-threads",
+        min=1,
+        max=256,
+        help="BLAS threads per run; the same value gives the same numbers.",
     ),
     batch1_epochs: int = typer.Option(
         0,

@@ -1,16 +1,25 @@
-"""`netlab train`: config + flags -> netlab.train -> RUN_DIR/{model.npz, history.csv, ...}."""
+"""`netlab train`: config + flags -> netlab.train -> RUN_DIR/{model.npz, history.csv, ...}.
+
+Flags override the config file; each config flag's help and default come from the config schema
+(overrides.py maps flags to fields). Whether a run directory may be used (new, --force, --resume,
+extended by --epochs) is decided before anything is written; the files are netlab/files/runs.py's.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from ..errors import OutputExistsError
 from . import options
-from .signals import interrupted
+from .options import field_help
+from .overrides import resolve
+from .resume import interrupted_note, resume_point
+from .signals import exit_code, terminated
 from .ui import TrainingProgress, console, notice, pct, print_json, progress_mode
 
 
@@ -19,184 +28,189 @@ def train(
         None,
         "--config",
         "-c",
-        help="TOML config file or preset name: baseline, paper, best (netlab config list). "
-        "Default: the built-in baseline.",
+        help="TOML config file, or a preset name: baseline, paper, best (netlab config list); "
+        "flags override its values. \\[default: the built-in baseline, the same as "
+        "configs/baseline.toml]",
     ),
     out: Path = typer.Option(
-        None, "--out", "-o", help="Run directory (default: runs/<config>-seed<N>-<time>)."
+        None,
+        "--out",
+        "-o",
+        help="Run directory. \\[default: runs/<name>-seed<N>-<date>-<time>]",
     ),
     force: bool = typer.Option(
-        False, "--force", help="Overwrite files in an existing --out directory."
+        False,
+        "--force",
+        help="Reuse an existing --out directory: the files an earlier training wrote there are "
+        "removed first; other files stay.",
     ),
     tensorboard: Path = typer.Option(
         None,
         "--tensorboard",
-        help="Also write per-epoch scalars for TensorBoard into this directory.",
+        help="Also write per-epoch TensorBoard scalars into this directory. \\[default: none]",
     ),
     resume: Path = typer.Option(
         None,
         "--resume",
-        help="Continue the interrupted run in this directory from its last checkpoint.",
+        help="Continue the run in this directory from its last checkpoint; with a larger "
+        "--epochs, train a finished run longer. \\[default: none: a new run]",
     ),
     device: str = options.Device,
     graph: bool = typer.Option(
         None,
         "--graph/--no-graph",
-        help="CUDA only: replay each epoch as one captured CUDA graph (default: where it applies).",
+        help="CUDA only: replay each epoch as one captured CUDA graph. \\[default: where it "
+        "applies]",
     ),
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="No progress output, only the summary."
     ),
-    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    json_out: bool = typer.Option(False, "--json", help="Print only the summary, as JSON."),
     name: str = typer.Option(
-        None, "--name", help="Run name (default: the config's), used in RUN_DIR."
+        None,
+        "--name",
+        help="Run name, used in the default run directory. \\[default: the "
+        "config file's name, else baseline]",
+    ),  # fmt: skip
+    hidden: str = typer.Option(
+        None, "--hidden", help=field_help("model.hidden", "Comma-separated, e.g. 100,50.")
     ),
-    hidden: str = typer.Option(None, "--hidden", help="Hidden layer widths, e.g. 50,50."),
-    activation: str = typer.Option(None, "--activation", help=options.activation_help()),
-    leaky_slope: float = typer.Option(None, "--leaky-slope", help="Negative slope of leaky_relu."),
-    init: str = typer.Option(None, "--init", help="normal (N(0,1), the study's), xavier or he."),
-    epochs: int = typer.Option(None, "--epochs", help="Maximum number of epochs."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Mini-batch size."),
-    optimizer: str = typer.Option(None, "--optimizer", help=options.optimizer_help()),
-    lr: float = typer.Option(None, "--lr", help="Learning rate (default: the optimizer's)."),
+    activation: str = typer.Option(
+        None,
+        "--activation",
+        help=field_help("model.activation", options.activation_help("One of ")),
+    ),
+    leaky_slope: float = typer.Option(None, "--leaky-slope", help=field_help("model.leaky_slope")),
+    init: str = typer.Option(None, "--init", help=field_help("model.init")),
+    epochs: int = typer.Option(None, "--epochs", help=field_help("training.epochs")),
+    batch_size: int = typer.Option(None, "--batch-size", help=field_help("training.batch_size")),
+    optimizer: str = typer.Option(
+        None,
+        "--optimizer",
+        help=field_help("training.optimizer", options.optimizer_help("One of ")),
+    ),
+    lr: float = typer.Option(None, "--lr", help=field_help("training.lr")),
     schedule: str = typer.Option(
-        None, "--schedule", help="constant, or cosine (decay to 0 over the epochs)."
+        None,
+        "--schedule",
+        help=field_help(
+            "training.schedule", "constant, or cosine (from --lr down towards 0 at the end)."
+        ),
     ),
-    momentum: float = typer.Option(
-        None, "--momentum", help="Momentum coefficient (0 = plain SGD)."
+    momentum: float = typer.Option(None, "--momentum", help=field_help("training.momentum")),
+    nesterov: bool = typer.Option(
+        None, "--nesterov/--no-nesterov", help=field_help("training.nesterov")
     ),
-    nesterov: bool = typer.Option(None, "--nesterov/--no-nesterov", help="Nesterov momentum."),
-    l2: float = typer.Option(None, "--l2", help="L2 strength: the gradient gets + 2*l2*W."),
-    dropout: float = typer.Option(
-        None, "--dropout", help="Share of hidden units dropped per training step (0 = none)."
-    ),
-    loss_norm: str = typer.Option(
-        None, "--loss-norm", help="batch (mean) or classes_batch (the study's)."
-    ),
-    patience: int = typer.Option(
-        None, "--patience", help="Early-stopping patience in epochs (0 = never stop)."
-    ),
+    l2: float = typer.Option(None, "--l2", help=field_help("training.l2")),
+    dropout: float = typer.Option(None, "--dropout", help=field_help("training.dropout")),
+    loss_norm: str = typer.Option(None, "--loss-norm", help=field_help("training.loss_norm")),
+    patience: int = typer.Option(None, "--patience", help=field_help("training.patience")),
     monitor: str = typer.Option(
-        None, "--monitor", help="val_loss or val_accuracy picks the best epoch."
+        None, "--monitor", help=field_help("training.monitor", "val_accuracy or val_loss.")
     ),
-    seed: int = typer.Option(
-        None, "--seed", help="Seed of the split, the init and the batch order."
-    ),
-    dtype: str = typer.Option(None, "--dtype", help="float32 or float64."),
+    seed: int = typer.Option(None, "--seed", help=field_help("training.seed")),
+    dtype: str = typer.Option(None, "--dtype", help=field_help("training.dtype")),
     data: str = typer.Option(None, "--data", help=options.data_help("fashion-mnist")),
     data_dir: str = options.DataDir,
     val_fraction: float = typer.Option(
-        None, "--val-fraction", help="Validation share of the training file."
+        None, "--val-fraction", help=field_help("data.val_fraction")
     ),
     normalization: str = typer.Option(
-        None, "--normalization", help="standardize (one mean/std), per_pixel or scale (/255 only)."
+        None, "--normalization", help=field_help("data.normalization")
     ),
 ) -> None:
-    """Train an MLP and save the best-validation model with its history."""
-    from ..config import Config, load_config, with_overrides
-    from ..errors import ConfigError
-    from ..files.atomic import atomic_write
-    from ..files.runs import new_run_dir, run_lock, write_run
-    from ..presets import config_path
-    from ..training.run import train as run_training
+    """Train an MLP and save the best-validation model with its history.
 
+    Flags override the config file (--config); defaults are the built-in baseline's.
+    Config fields without a flag are set in a file; docs/config.md lists them all.
+    `netlab config show [FLAGS]` prints the config a command line resolves to.
+    """
+    params = dict(locals())  # the options by parameter name, before anything else is defined
+    cfg, run_config = resolve(params)
     if resume is not None:
-        if config is not None or out is not None or force:
-            raise ConfigError(
-                "--resume continues RUN_DIR with its own config.toml; drop --config, --out and "
-                "--force"
-            )
-        if not (resume / "config.toml").is_file():
-            raise ConfigError(
-                f"{resume} is not a netlab run directory (no config.toml); pass the directory "
-                "of an interrupted netlab train"
-            )
-        base = load_config(resume / "config.toml")
-    else:
-        base = load_config(config_path(config)) if config is not None else Config()
-    cfg = with_overrides(
-        base,
-        {
-            "name": name,
-            "model.hidden": options.parse_ints(hidden, "--hidden"),
-            "model.activation": activation,
-            "model.leaky_slope": leaky_slope,
-            "model.init": init,
-            "training.epochs": epochs,
-            "training.batch_size": batch_size,
-            "training.optimizer": optimizer,
-            "training.lr": lr,
-            "training.schedule": schedule,
-            "training.momentum": momentum,
-            "training.nesterov": nesterov,
-            "training.l2": l2,
-            "training.dropout": dropout,
-            "training.loss_norm": loss_norm,
-            "training.patience": patience,
-            "training.monitor": monitor,
-            "training.seed": seed,
-            "training.dtype": dtype,
-            **options.data_overrides(data, data_dir),
-            "data.val_fraction": val_fraction,
-            "data.normalization": normalization,
-        },
-    )
-    if resume is not None:
+        point = resume_point(resume, cfg, json_out)
+        if point is None:  # finished, and nothing asked to extend it
+            return
         run_dir = resume
     else:
-        run_dir = out if out is not None else new_run_dir(Path("runs"), cfg)
-        taken = run_dir.exists() and (
-            not run_dir.is_dir() or any(p.name != ".lock" for p in run_dir.iterdir())
+        point = None
+        run_dir = out if out is not None else new_run_dir_for(cfg)
+        _check_free(run_dir, force)
+    _run(cfg, run_config, run_dir, point, params)
+
+
+def new_run_dir_for(cfg: Any) -> Path:
+    from ..files.runs import new_run_dir
+
+    return new_run_dir(Path("runs"), cfg)
+
+
+def _check_free(run_dir: Path, force: bool) -> None:
+    taken = run_dir.exists() and (
+        not run_dir.is_dir() or any(p.name != ".lock" for p in run_dir.iterdir())
+    )
+    if taken and not force:
+        raise OutputExistsError(
+            f"run directory {run_dir} exists; pass --force to replace its netlab files, --resume "
+            f"{run_dir} to continue it, or choose another --out"
         )
-        if taken and not force:
-            raise OutputExistsError(
-                f"run directory {run_dir} exists; pass --force to overwrite it, --resume "
-                f"{run_dir} to continue it, or choose another --out"
-            )
-    mode = "quiet" if json_out else progress_mode(quiet)
+
+
+def _run(cfg: Any, run_config: Any, run_dir: Path, point: Any, p: dict[str, Any]) -> None:
+    """Train into run_dir (taken only once everything is validated), write the run, report."""
+    from ..errors import Interrupted
+    from ..files.runs import take_run_dir, write_run
+    from ..training.progress import Notice
+    from ..training.run import train as run_training
+
+    mode = "quiet" if p["json_out"] else progress_mode(p["quiet"])
     started = time.time()
     stack = contextlib.ExitStack()
     board = None
-    if tensorboard is not None:
+    if p["tensorboard"] is not None:
         from ..integrations.tensorboard import TensorBoardLog
 
-        board = TensorBoardLog(tensorboard)
+        board = TensorBoardLog(p["tensorboard"])
         stack.callback(board.close)
+    taken = []
+
+    def progress(event) -> None:
+        shown(event)
+        if board is not None:
+            board(event)
 
     def start() -> None:
-        """Everything is validated: take the run directory (lock, then the config first, so a
-        run killed from here on can be resumed)."""
-        stack.enter_context(run_lock(run_dir, create=resume is None))
-        if resume is None:
-            text = cfg.to_toml()
-            atomic_write(run_dir / "config.toml", lambda f: f.write(text.encode()), force=True)
+        """Everything is validated: take the run directory (runs.take_run_dir says how)."""
+        extend = point is not None and cfg.training.epochs != run_config.training.epochs
+        removed = take_run_dir(stack, run_dir, cfg, new=point is None, force=p["force"],
+                               extend=extend)  # fmt: skip
+        taken.append(True)
+        if removed:
+            shown(Notice(f"--force: removed the previous run's {', '.join(removed)}"))
+        if extend:
+            before, after = run_config.training.epochs, cfg.training.epochs
+            shown(Notice(f"training {run_dir} longer: {before} -> {after} epochs, from epoch "
+                         f"{point.epoch + 1}"))  # fmt: skip
 
     with stack:
         try:
             with TrainingProgress(mode) as shown:
-
-                def progress(event) -> None:
-                    shown(event)
-                    if board is not None:
-                        board(event)
-
                 result = run_training(
-                    cfg, device=device, progress=progress, graph=graph, run_dir=run_dir,
-                    resume=resume is not None, on_start=start,
+                    cfg, device=p["device"], progress=progress, graph=p["graph"],
+                    run_dir=run_dir, resume=point if point is not None else False, on_start=start,
                 )  # fmt: skip
             paths = write_run(run_dir, result, started=started, force=True)
-        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (signals.py)
-            if not (run_dir / "config.toml").is_file():
-                raise interrupted("no epoch had finished; nothing was written") from None
-            if not (run_dir / "checkpoint.npz").is_file():
-                raise interrupted(
-                    f"{run_dir} keeps its config, no epoch had finished: netlab train --resume "
-                    f"{run_dir} starts it again"
-                ) from None
-            raise interrupted(
-                f"{run_dir} keeps its config and the checkpoint of its last finished epoch: "
-                f"netlab train --resume {run_dir} continues"
-            ) from None
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (signals.py): exit 130 or 143
+            note = interrupted_note(run_dir, cfg, bool(taken), point)
+            if terminated():
+                note = note.replace("interrupted", "terminated (SIGTERM)", 1)
+            error = Interrupted(note)
+            error.exit_code = exit_code()
+            raise error from None
+    _report(paths, p["json_out"])
+
+
+def _report(paths: dict[str, Any], json_out: bool) -> None:
     summary = paths["summary"]
     if summary["data_checksums_ok"] is False:
         notice(f"note: the data in {summary['data']} differ from the official Fashion-MNIST files")
@@ -207,6 +221,7 @@ def train(
         f"best epoch {summary['best_epoch']}/{summary['epochs_run']}: "
         f"validation accuracy {pct(summary['val_accuracy'])} (loss {summary['val_loss']:.4f}), "
         f"test accuracy {pct(summary['test_accuracy'])} (loss {summary['test_loss']:.4f}); "
-        f"{summary['train_seconds']:.1f}s on {summary['device']}"
+        f"{summary['train_seconds']:.1f}s on {summary['device']}",
+        soft_wrap=True,  # one line each, whatever the width: scripts read them, paths stay whole
     )
-    console.print(f"saved {paths['model']} and {paths['history']}")
+    console.print(f"saved {paths['model']} and {paths['history']}", soft_wrap=True, markup=False)

@@ -55,22 +55,32 @@ def pct(x: float) -> str:
     return f"{100.0 * x:.2f}%"
 
 
-def epoch_line(event: EpochEnd) -> str:
-    r = event.record
-    width = len(str(event.epochs))
-    return (
-        f"epoch {r['epoch']:>{width}}/{event.epochs}  "
-        f"train loss {r['train_loss']:.4f} acc {pct(r['train_accuracy'])}  "
-        f"val loss {r['val_loss']:.4f} acc {pct(r['val_accuracy'])}  "
-        f"best {event.best_epoch}  {r['seconds']:.2f}s"
-        + ("  (early stop)" if event.stopped else "")
-    )
+def epoch_line(event: EpochEnd, width: int | None = None) -> str:
+    """One line per finished epoch: its metrics, the best epoch so far and the seconds it took.
+    With a `width` (the live display, which says "early stop" on a line of its own) it is
+    shortened until it fits: the seconds dropped first, then the labels."""
+    r, n = event.record, len(str(event.epochs))
+    epoch = f"epoch {r['epoch']:>{n}}/{event.epochs}"
+    tail = "  (early stop)" if event.stopped and width is None else ""
+    tr = (f"{r['train_loss']:.4f}", pct(r["train_accuracy"]))
+    va = (f"{r['val_loss']:.4f}", pct(r["val_accuracy"]))
+    forms = [
+        f"{epoch}  train loss {tr[0]} acc {tr[1]}  val loss {va[0]} acc {va[1]}  "
+        f"best {event.best_epoch}  {r['seconds']:.2f}s{tail}",
+        f"{epoch}  train loss {tr[0]} acc {tr[1]}  val loss {va[0]} acc {va[1]}  "
+        f"best {event.best_epoch}{tail}",
+        f"{epoch}  train {tr[0]} {tr[1]}  val {va[0]} {va[1]}  best {event.best_epoch}{tail}",
+    ]
+    return next((f for f in forms if width is None or len(f) <= width), forms[-1])
 
 
 class TrainingProgress:
     """Progress callback for `netlab.train`: rich bars on a terminal, one line per epoch elsewhere.
 
-    Use as a context manager; `mode` is "rich", "plain" or "quiet".
+    On a terminal each finished epoch's line is printed above two live bars (epochs, and the
+    batches of the current epoch, each with its count, elapsed time and ETA), so earlier epochs
+    stay on screen and every line fits 80 columns. Use as a context manager; `mode` is "rich",
+    "plain" or "quiet".
     """
 
     def __init__(self, mode: str) -> None:
@@ -81,13 +91,12 @@ class TrainingProgress:
     def __enter__(self) -> TrainingProgress:
         if self.mode == "rich":
             self.progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
+                TextColumn("{task.description:<9}"),
+                BarColumn(bar_width=None),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
                 TextColumn("eta"),
                 TimeRemainingColumn(),
-                TextColumn("{task.fields[metrics]}"),
                 console=console,
                 transient=False,
             )
@@ -113,19 +122,16 @@ class TrainingProgress:
         p = self.progress
         if isinstance(event, EpochStart):
             if self.epoch_task is None:
-                self.epoch_task = p.add_task("epochs", total=event.epochs, metrics="")
-                self.batch_task = p.add_task("batches", total=event.batches, metrics="")
+                self.epoch_task = p.add_task(
+                    "epochs", total=event.epochs, completed=event.epoch - 1
+                )
+                self.batch_task = p.add_task("batches", total=event.batches)
             p.reset(self.batch_task, total=event.batches, description=f"epoch {event.epoch}")
         elif isinstance(event, BatchEnd):
             p.advance(self.batch_task)
         elif isinstance(event, EpochEnd):
-            r = event.record
-            metrics = (
-                f"train loss {r['train_loss']:.4f} acc {pct(r['train_accuracy'])} | "
-                f"val loss {r['val_loss']:.4f} acc {pct(r['val_accuracy'])} | "
-                f"best {event.best_epoch}"
-            )
-            p.update(self.epoch_task, completed=event.epoch, metrics=metrics)
+            p.console.print(epoch_line(event, p.console.width), markup=False)
+            p.update(self.epoch_task, completed=event.epoch)
             if event.stopped:
                 p.update(self.epoch_task, total=event.epoch)
                 p.console.print(f"early stop after epoch {event.epoch} (best {event.best_epoch})")

@@ -17,6 +17,9 @@ from .errors import ConfigError
 from .schema import FIELDS, SCHEMA_VERSION, check_value, cross_check, defaults
 
 _M, _T, _D = (defaults(s) for s in ("model", "training", "data"))
+# The top-level keys of an experiment file that a config never has (experiments/files.py TOP_KEYS
+# without "name"; a test keeps them equal), so an experiment passed as a config is named as one.
+EXPERIMENT_KEYS = ("base", "seeds", "overrides", "variants", "grid")
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,12 @@ def config_from_dict(raw: dict[str, Any], origin: str = "config", name: str = "c
     if "name" in raw:
         name = _check_name(raw.pop("name"), origin)
     sections: dict[str, dict[str, Any]] = {}
+    experiment = sorted(set(raw) & set(EXPERIMENT_KEYS))
+    if experiment:
+        raise ConfigError(
+            f"{origin} is an experiment file (it has {', '.join(experiment)}), not a config; run "
+            f"it with netlab experiment {origin}, or pass a config such as configs/baseline.toml"
+        )
     for section, values in raw.items():
         if section not in FIELDS:
             raise ConfigError(

@@ -91,8 +91,8 @@ def _members(path: Path, limits: dict[str, int] | None, read: bool) -> dict[str,
                 raise ValueError(f"member {key!r:.80} appears twice")
             if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
                 raise ValueError(f"member {key!r} is compressed; netlab writes stored arrays")
-            if info.flag_bits & 0x1:
-                raise ValueError(f"member {key!r} is encrypted")
+            if info.flag_bits & 0x1:  # zipfile would raise RuntimeError asking for a password
+                raise ValueError(f"member {key!r} is encrypted; netlab writes plain arrays")
             if info.file_size > on_disk:
                 raise ValueError(f"member {key!r} claims more bytes than the file holds")
             if limits is not None and key in limits and info.file_size > limits[key]:

@@ -1,11 +1,4 @@
-"""Run directories: what a training run leaves behind and how it is named.
-
-RUN_DIR/model.npz      the best-validation model (see io.py)
-RUN_DIR/history.csv    one row per epoch: train/val loss and accuracy, learning rate, seconds
-RUN_DIR/history.jsonl  the same, one JSON object per epoch (stable keys; NaN as null)
-RUN_DIR/config.toml    the resolved config (every field, overrides applied)
-RUN_DIR/metrics.json   the summary: best epoch, validation and test metrics, timing
-"""
+"""Run directories: what a training run leaves behind (RUN_FILES) and how it is named."""
 
 from __future__ import annotations
 
@@ -13,7 +6,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +18,50 @@ from .model import model_metadata, save_model
 
 if TYPE_CHECKING:
     from ..training.run import TrainResult
+
+# Every file netlab writes into a run directory, in the order a run creates them. `--force`
+# removes exactly these (and netlab's own temporary files), never anything else in the directory.
+RUN_FILES = {
+    ".lock": "held (an exclusive flock) while a training writes into the directory",
+    "config.toml": "the resolved config (every field, overrides applied); written first, so a "
+    "killed run can be resumed",
+    "checkpoint.npz": "the state after the last finished epoch, for --resume: weights, best "
+    "weights, optimizer state, generator states, history",
+    "model.npz": "the best-validation model: weights and the metadata `netlab eval` needs",
+    "history.csv": "one row per epoch: train and validation loss and accuracy, lr, seconds",
+    "history.jsonl": "the same history, one JSON object per epoch (NaN as null)",
+    "metrics.json": "the summary: best epoch, validation and test figures, timing; written last, "
+    "so its presence means the run is complete",
+    "curves.png": "loss and accuracy curves, drawn by `netlab plot RUN_DIR`",
+}
+COMPLETE = "metrics.json"
+
+
+def run_complete(run_dir: Path) -> bool:
+    """Whether RUN_DIR holds a finished run (its metrics.json, written last)."""
+    return (Path(run_dir) / COMPLETE).is_file()
+
+
+def clear_run_files(run_dir: Path) -> list[str]:
+    """Remove the files netlab writes into RUN_DIR (RUN_FILES but .lock, and netlab's temporary
+    files `.<name>.*.tmp` left by a killed write) before a new run replaces it; anything else is
+    left alone. Returns the names removed."""
+    run_dir = Path(run_dir)
+    names = [n for n in RUN_FILES if n != ".lock"]
+    doomed = [run_dir / n for n in names]
+    doomed += [p for n in names for p in run_dir.glob(f".{n}.*.tmp")]
+    removed = []
+    for path in doomed:
+        if path.is_file() or path.is_symlink():
+            try:
+                path.unlink()
+            except OSError as exc:
+                raise OutputExistsError(
+                    f"cannot remove {path} ({exc.strerror}); remove it yourself or choose "
+                    "another --out"
+                ) from None
+            removed.append(path.name)
+    return removed
 
 
 def new_run_dir(root: Path, config: Config) -> Path:
@@ -67,6 +104,28 @@ def run_lock(run_dir: Path, create: bool = True) -> Iterator[None]:
         os.close(fd)
 
 
+def take_run_dir(
+    stack: ExitStack, run_dir: Path, config: Config, *, new: bool, force: bool, extend: bool
+) -> list[str]:
+    """Lock RUN_DIR (held until `stack` closes) and make its files say what runs now; call it
+    once everything is validated. A new run writes config.toml first, so a run killed from here
+    on can be resumed; with `force`, in a directory that already was a run directory (it has the
+    .lock every training leaves), the files of the run it replaces are removed before (returns
+    their names); in any other directory nothing is removed. A resumed run that is extended
+    (`extend`: more epochs) loses its metrics.json, since it is no longer complete, and gets
+    config.toml with the new epoch count."""
+    run_dir = Path(run_dir)
+    was_run = (run_dir / ".lock").is_file()
+    stack.enter_context(run_lock(run_dir, create=new))
+    removed = clear_run_files(run_dir) if new and force and was_run else []
+    if extend:
+        (run_dir / COMPLETE).unlink(missing_ok=True)
+    if new or extend:
+        text = config.to_toml()
+        atomic_write(run_dir / "config.toml", lambda f: f.write(text.encode()), force=True)
+    return removed
+
+
 def summary(result: TrainResult, started: float | None = None) -> dict[str, Any]:
     fit = result.fit
     return {
@@ -97,8 +156,9 @@ def write_run(
     force: bool = False,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write the four files of a run (each atomically; metrics.json last, so its presence means the
-    run is complete); returns their paths and the summary (plus `extra` fields)."""
+    """Write the result files of a run: model, histories, config, metrics (each atomically;
+    metrics.json last, so its presence means the run is complete); returns their paths and the
+    summary (plus `extra` fields)."""
     run_dir = Path(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)

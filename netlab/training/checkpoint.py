@@ -106,10 +106,11 @@ def _maybe_die_mid_save(f: Any) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def load_checkpoint(path: str | Path, config: Any) -> TrainState:
+def load_checkpoint(path: str | Path, config: Any, ignore: tuple[str, ...] = ()) -> TrainState:
     """Read and check a checkpoint of `config` (resolved); ConfigError when it belongs to another
     config (compared by resolved values, so a field added to netlab since the run started does not
-    matter), ModelFileError naming the field for anything else that does not validate."""
+    matter; `ignore` lists "section.key" fields that may differ, as training.epochs does when a run
+    is extended), ModelFileError naming the field for anything else that does not validate."""
     path = Path(path)
     bad = f"{path} is not a usable netlab checkpoint"
     if not path.is_file():
@@ -130,7 +131,7 @@ def load_checkpoint(path: str | Path, config: Any) -> TrainState:
             f"{path} is checkpoint format version {version!r:.40}; this netlab reads versions 1 "
             f"and {FORMAT_VERSION}; finish the run with the netlab that started it"
         )
-    _check_config(path, meta.get("config_toml"), config)
+    _check_config(path, meta.get("config_toml"), config, ignore)
     if version == 1:  # netlab 0.2: SGD's velocity under its own name
         velocity = arrays.pop("velocity", None)
         arrays[OPT_PREFIX + "velocity"] = velocity
@@ -252,14 +253,14 @@ def _rng_states(states: Any) -> dict[str, dict]:
     return states
 
 
-def _check_config(path: Path, text: Any, config: Any) -> None:
+def _check_config(path: Path, text: Any, config: Any, ignore: tuple[str, ...] = ()) -> None:
     """The checkpoint's config must be the run's: equal resolved values (names may differ)."""
     from ..config import config_diff, config_from_toml
 
     if not isinstance(text, str):
         raise ModelFileError(f"{path} is not a usable netlab checkpoint: no config")
     written = config_from_toml(text, origin=f"{path} (its config)")
-    diff = config_diff(written, config, ignore=("name",))
+    diff = config_diff(written, config, ignore=("name", *ignore))
     if diff:
         raise ConfigError(
             f"{path} was written for a different config than {path.parent / 'config.toml'} "

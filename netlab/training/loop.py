@@ -16,15 +16,22 @@ import numpy as np
 
 from ..config import Config
 from ..data.prepare import Prepared
-from ..errors import ConfigError, TrainingDiverged
+from ..errors import ConfigError
 from ..files.history import HISTORY_FIELDS  # noqa: F401  (re-exported)
 from ..nn.layers import MLP
 from ..nn.optimizers import make_optimizer
 from ..nn.schedules import scheduled_lr
 from .checkpoint import TrainState
+from .divergence import diverged_error, exploded, exploded_error
 from .epoch import Regularizers, locate_divergence, train_epoch
 from .evaluation import Evaluation, evaluate
 from .progress import BatchEnd, EpochEnd, EpochStart, Notice, Progress
+
+
+def early_stopped(epoch: int, best_epoch: int, patience: int, epochs: int) -> bool:
+    """Early stopping's rule after `epoch`: `patience` epochs (> 0) without a better validation
+    value, and epochs left to skip."""
+    return patience > 0 and epoch - best_epoch >= patience and epoch < epochs
 
 
 @dataclass
@@ -101,7 +108,8 @@ def fit(
     reports everywhere) or "running" (the mean over the epoch's batches, each measured before its
     update; cheaper; the scikit-learn estimator's loss_curve_).
     A NaN or Inf in the losses or the parameters raises TrainingDiverged naming the epoch and the
-    first bad batch (found by replaying that epoch from its start), before any checkpoint of it.
+    first bad batch (found by replaying that epoch from its start), before any checkpoint of it;
+    so does a finite explosion: a training or validation loss above divergence.EXPLODED_LOSS.
     """
     trainer = Trainer(model, data, config, rngs, hooks or Hooks(), graph, train_metrics)
     if resume is not None:
@@ -209,6 +217,10 @@ class Trainer:
             finite = bool(xp.isfinite(model.flat).all())  # one sync per epoch
         if not (finite and math.isfinite(tr.loss) and (va is None or math.isfinite(va.loss))):
             self._diverged(epoch, order, snapshot)
+        blown = exploded(tr.loss, va.loss if va else None)
+        if blown is not None:
+            raise exploded_error(epoch, *blown, d.n_classes, opt.lr, model.init,
+                                 self.hooks.checkpoint is not None)  # fmt: skip
         return {
             "epoch": epoch,
             "train_loss": tr.loss,
@@ -247,18 +259,7 @@ class Trainer:
         self.rngs.restore(snap["rngs"])
         where = locate_divergence(model, opt, self.data.X, self.data.y, order, t.batch_size,
                                   t.loss_norm, self.reg)  # fmt: skip
-        raise TrainingDiverged(
-            f"training diverged at epoch {epoch}{where}; lower the learning rate (now "
-            f"{opt.lr:g}){' or use --init xavier' if model.init == 'normal' else ''}"
-            + self._kept_note(epoch)
-        )
-
-    def _kept_note(self, epoch: int) -> str:
-        if self.hooks.checkpoint is None:
-            return ""
-        if epoch > 1:
-            return f"; the checkpoint of epoch {epoch - 1}, the last good one, is kept"
-        return "; no epoch finished, so there is no checkpoint to resume from"
+        raise diverged_error(epoch, where, opt.lr, model.init, self.hooks.checkpoint is not None)
 
     def track_best(self, epoch: int, record: dict[str, float]) -> None:
         t = self.t
@@ -269,7 +270,7 @@ class Trainer:
         if value < self.best_value:
             self.best_value, self.best_epoch = value, epoch
             self.model.backend.xp.copyto(self.best_flat, self.model.flat)
-        self.stopped = t.patience > 0 and epoch - self.best_epoch >= t.patience and epoch < t.epochs
+        self.stopped = early_stopped(epoch, self.best_epoch, t.patience, t.epochs)
 
     def state(self, epoch: int) -> TrainState:
         be, opt = self.model.backend, self.optimizer

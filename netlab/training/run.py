@@ -1,5 +1,5 @@
 """A whole training run from a config: load and prepare the data, build the model, fit, evaluate
-the best weights on validation and test."""
+the best weights on validation and test; and where a run directory stands when it is resumed."""
 
 from __future__ import annotations
 
@@ -14,9 +14,14 @@ from ..data.prepare import Prepared, prepare
 from ..errors import ConfigError, ModelFileError
 from ..nn.backend import Backend, get_backend
 from ..nn.layers import MLP
+from ..nn.schedules import scheduled_lr
+from .checkpoint import TrainState
 from .evaluation import Evaluation, evaluate
-from .loop import FitResult, Hooks, fit, seeded_rngs
+from .loop import FitResult, Hooks, early_stopped, fit, seeded_rngs
 from .progress import Notice, Progress
+
+# The config fields a resume may change: more epochs extend a run. Everything else is the run.
+RESUMABLE = ("training.epochs",)
 
 
 @dataclass
@@ -30,6 +35,76 @@ class TrainResult:
     val: Evaluation
     test: Evaluation
     backend: Backend
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a run directory stands for a resume: its last checkpoint (None: the run was stopped
+    before its first epoch ended), the epoch count the run was started with, and whether that
+    checkpoint already ends the run under the resumed config (nothing left to train)."""
+
+    state: TrainState | None
+    epochs: int
+    done: bool
+
+    @property
+    def epoch(self) -> int:
+        """The last finished epoch (0: none)."""
+        return self.state.epoch if self.state is not None else 0
+
+
+def resume_point(run_dir: str | Path, config: Config) -> ResumePoint:
+    """Read RUN_DIR's checkpoint for a resume with `config`, which may differ from the run's only in
+    more epochs; ConfigError when the run cannot continue with it (fewer epochs, a schedule tied
+    to the epoch count, or a run that stopped early)."""
+    from ..config import config_from_toml
+    from .checkpoint import NAME, load_checkpoint
+
+    config = config.resolved()
+    path = Path(run_dir) / NAME
+    if not path.exists() and not (Path(run_dir) / "model.npz").exists():
+        return ResumePoint(None, config.training.epochs, False)
+    state = load_checkpoint(path, config, ignore=RESUMABLE)
+    before = config_from_toml(state.config_toml, origin=str(path)).training.epochs
+    wanted = config.training.epochs
+    if wanted != before:
+        problem = extension_problem(state, before, config)
+        if problem is not None:
+            why, fix = problem
+            raise ConfigError(
+                f"cannot resume {run_dir} with training.epochs {wanted} instead of {before}: "
+                f"{why}; {fix}"
+            )
+    return ResumePoint(state, before, state.stopped or state.epoch >= wanted)
+
+
+def extension_problem(state: TrainState, before: int, config: Config) -> tuple[str, str] | None:
+    """Why the run in `state`, started with `before` epochs, cannot continue to
+    config.training.epochs as the run it would have been with that many epochs from the start:
+    (reason, fix), or None when it can."""
+    t = config.resolved().training
+    fresh = f"start a new run with --epochs {t.epochs}"
+    if t.epochs < before:
+        return f"a resume can add epochs, not remove them ({state.epoch} of {before} done)", (
+            f"pass --epochs {before} or more, or {fresh}"
+        )
+    if state.stopped or early_stopped(state.epoch, state.best_epoch, t.patience, t.epochs):
+        stopped = "it stopped" if state.stopped else f"with {t.epochs} epochs it would have stopped"
+        return (
+            f"{stopped} early after epoch {state.epoch} (no better {t.monitor} since epoch "
+            f"{state.best_epoch}, patience {t.patience}), so more epochs would not run",
+            f"{fresh} and a larger --patience, or --patience 0",
+        )
+    for epoch in range(1, state.epoch + 1):
+        had, would = (scheduled_lr(t.schedule, t.lr, epoch, n) for n in (before, t.epochs))
+        if had != would:
+            return (
+                f"its {t.schedule} schedule sets every epoch's learning rate from the epoch "
+                f"count (epoch {epoch} trained with lr {had:.4g}; with {t.epochs} epochs it would "
+                f"have had {would:.4g}), so the result would match neither run",
+                fresh,
+            )
+    return None
 
 
 def build_model(
@@ -74,25 +149,26 @@ def train(
     progress: Progress | None = None,
     graph: bool | None = None,
     run_dir: str | Path | None = None,
-    resume: bool = False,
+    resume: bool | ResumePoint = False,
     on_start: Callable[[], None] | None = None,
 ) -> TrainResult:
     """Load data, build the model, fit, and evaluate the best weights on validation and test.
 
     graph: CUDA-graph epochs on CUDA (None: wherever they apply; False: eager), see cuda/graph.py.
-    run_dir: write RUN_DIR/checkpoint.npz after every epoch; resume: continue from it (it must
-    belong to this config), so the finished run is bit-identical to an uninterrupted one on CPU.
+    run_dir: write RUN_DIR/checkpoint.npz after every epoch; resume: continue from it (True, or
+    the resume_point already read), so the finished run is bit-identical on CPU to an
+    uninterrupted one, also when `config` extends the run to more epochs (see resume_point).
     """
-    from .checkpoint import NAME, load_checkpoint, save_checkpoint
+    from .checkpoint import NAME, save_checkpoint
 
     config = config.resolved()
     state = None
     if resume:
         if run_dir is None:
             raise ConfigError("resume needs the run directory that holds the checkpoint")
-        if (Path(run_dir) / NAME).exists() or (Path(run_dir) / "model.npz").exists():
-            state = load_checkpoint(Path(run_dir) / NAME, config)
-        elif progress:  # killed during its first epoch: continuing is starting at epoch 1
+        point = resume if isinstance(resume, ResumePoint) else resume_point(run_dir, config)
+        state = point.state
+        if state is None and progress:  # killed during its first epoch: start at epoch 1
             progress(Notice(f"{run_dir} has no checkpoint yet; training from epoch 1"))
     backend = get_backend(device, config.training.dtype)
     rngs = seeded_rngs(config.training.seed)

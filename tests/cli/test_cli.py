@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -550,7 +551,7 @@ CATALOG = [
             str(t / "s"),
         ],
         2,
-        "--workers must be an integer in [1, 256]",
+        "'--workers' / '-w': Input should be greater than or equal to 1",
     ),
     (
         "train --resume of a non-run directory",
@@ -580,7 +581,7 @@ CATALOG = [
         "plot a missing directory",
         lambda t, m: ["plot", str(t / "none")],
         1,
-        "does not exist",
+        "none does not exist; pass a run directory (netlab train) or a sweep directory",
     ),
     (
         "plot to a bad file type",
@@ -616,10 +617,158 @@ CATALOG = [
         "reproduce zero workers",
         lambda t, m: ["reproduce", "--workers", "0", "--report", str(t / "r.md")],
         2,
-        "--workers must be an integer in [1, 256]",
+        "'--workers' / '-w': Input should be greater than or equal to 1",
     ),
     ("unknown command", lambda t, m: ["fit"], 2, "No such command"),
+    (
+        "model with an encrypted member",
+        lambda t, m: ["eval", _encrypted_member_model(m, t)],
+        1,
+        "member 'W2' is encrypted",
+    ),
+    # issue 12: the first hour of a new user
+    (
+        "eval --plot onto an existing file",
+        lambda t, m: ["eval", str(m / "model.npz"), "--plot", _file(t, "cm.png")],
+        1,
+        "cm.png exists; pass --force to overwrite it",
+    ),
+    (
+        "train --resume of a finished run with fewer epochs",
+        lambda t, m: ["train", "--resume", str(m), "--epochs", "1"],
+        2,
+        "with training.epochs 1 instead of 2: a resume can add epochs, not remove them",
+    ),
+    (
+        "train --resume with a flag a resume cannot change",
+        lambda t, m: ["train", "--resume", str(m), "--lr", "0.5", "--epochs", "3"],
+        2,
+        "--lr cannot change when resuming",
+    ),
+    (
+        "train --resume with two flags a resume cannot change",
+        lambda t, m: ["train", "--resume", str(m), "--hidden", "8", "--seed", "3"],
+        2,
+        "--hidden, --seed cannot change when resuming",
+    ),
+    (
+        "train --resume of a cosine run with more epochs",
+        lambda t, m: ["train", "--resume", _run(t, "--schedule", "cosine"), "--epochs", "4"],
+        2,
+        "its cosine schedule sets every epoch's learning rate from the epoch count (epoch 2",
+    ),
+    (
+        "train --resume of an early-stopped run with more epochs",
+        lambda t, m: ["train", "--resume", _stopped_run(t), "--epochs", "9"],
+        2,
+        "it stopped early after epoch 2 (no better val_accuracy since epoch 1, patience 1)",
+    ),
+    (
+        "a mistyped flag suggests nothing unrelated",
+        lambda t, m: ["train", "--bogus"],
+        2,
+        "error: no such option --bogus; see 'netlab train --help'",
+    ),
+    (
+        "a flag close to a real one is suggested",
+        lambda t, m: ["train", "--epoch", "3"],
+        2,
+        "no such option --epoch (did you mean --epochs?)",
+    ),
+    (
+        "eval of a run directory",
+        lambda t, m: ["eval", str(m)],
+        1,
+        "r is a directory, not a model file; pass /",  # ... pass <run dir>/model.npz
+    ),
+    (
+        "plot a file instead of a directory",
+        lambda t, m: ["plot", str(m / "config.toml")],
+        1,
+        "config.toml is not a directory; pass a run directory (netlab train) or a sweep",
+    ),
+    (
+        "an experiment file passed as --config",
+        lambda t, m: ["train", "-c", str(ROOT / "configs/experiments/paper/depth.toml")],
+        2,
+        "depth.toml is an experiment file (it has base, grid, seeds), not a config; run it with "
+        "netlab experiment",
+    ),
+    (
+        "a directory passed as --config",
+        lambda t, m: ["train", "-c", str(t)],
+        2,
+        "is a directory; pass a config file (.toml)",
+    ),
+    (
+        "a directory passed as the experiment file",
+        lambda t, m: ["experiment", str(t)],
+        2,
+        "is a directory; pass an experiment file",
+    ),
+    (
+        "config show of nothing that exists",
+        lambda t, m: ["config", "show", str(t / "none")],
+        2,
+        "none is neither a run directory nor a config file",
+    ),
+    (
+        "config show with a bad flag value",
+        lambda t, m: ["config", "show", "--lr", "-1"],
+        2,
+        "training.lr must be a float > 0; got -1.0",
+    ),
+    (
+        "config show of a run with a flag a resume cannot change",
+        lambda t, m: ["config", "show", str(m), "--dropout", "0.5"],
+        2,
+        "--dropout cannot change when resuming",
+    ),
+    (
+        "config show with a mistyped flag",
+        lambda t, m: ["config", "show", "--epoch", "3"],
+        2,
+        "no such option --epoch (did you mean --epochs?); see 'netlab config show --help'",
+    ),
 ]
+
+
+def _encrypted_member_model(trained: Path, tmp_path: Path) -> str:
+    """model.npz with W2's "encrypted" flag set (found by the fuzz test: zipfile raised
+    RuntimeError asking for a password)."""
+    data = bytearray((trained / "model.npz").read_bytes())
+    for signature, flags_at in ((b"PK\x01\x02", 8), (b"PK\x03\x04", 6)):
+        at = data.find(signature)
+        while at != -1:
+            name_at = at + (46 if signature == b"PK\x01\x02" else 30)
+            if data[name_at : name_at + 6] == b"W2.npy":
+                data[at + flags_at] |= 0x1
+            at = data.find(signature, at + 4)
+    p = tmp_path / "encrypted.npz"
+    p.write_bytes(bytes(data))
+    return str(p)
+
+
+def _file(tmp_path: Path, name: str, content: bytes = b"previous") -> str:
+    p = tmp_path / name
+    p.write_bytes(content)
+    return str(p)
+
+
+def _run(tmp_path: Path, *flags: str) -> str:
+    """A finished 2-epoch run on the sample, made before the catalog's snapshot."""
+    out = tmp_path / "run"
+    argv = ["train", "--data", "sample", "--epochs", "2", "--hidden", "8", "--out", str(out), "-q"]
+    assert main([*argv, *flags]) == 0
+    return str(out)
+
+
+def _stopped_run(tmp_path: Path) -> str:
+    """A run that stopped early after epoch 2: a learning rate too small to change any
+    prediction keeps epoch 1 the best (ties keep the earlier epoch), and patience is 1."""
+    run = _run(tmp_path, "--epochs", "5", "--patience", "1", "--lr", "1e-30")
+    assert json.loads((Path(run) / "metrics.json").read_text())["epochs_run"] == 2
+    return run
 
 
 @pytest.mark.parametrize("name,build,code,phrase", CATALOG, ids=[c[0] for c in CATALOG])
@@ -629,12 +778,16 @@ def test_bad_input_gives_one_line_error_and_changes_nothing(
     monkeypatch.setitem(sys.modules, "cupy", None)  # the machine-independent "no CuPy" case
     monkeypatch.chdir(tmp_path)
     argv = build(tmp_path, trained)
+    capsys.readouterr()  # what building the input printed
     before, model_before = snapshot(tmp_path), snapshot(trained)
     got, out, err = run(capsys, *argv)
     assert got == code, (argv, out, err)
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert phrase in lines[0], lines[0]
+    if name == "eval of a run directory":
+        assert lines[0].endswith(f"pass {trained / 'model.npz'}")
+    assert out == "", out  # validated before anything is printed (issue 12, item 17)
     assert "Traceback" not in err + out
     assert snapshot(tmp_path) == before and snapshot(trained) == model_before
     assert not (tmp_path / "runs").exists()
@@ -675,10 +828,11 @@ def test_ctrl_c_during_training_is_one_line_and_says_how_to_resume(capsys, tmp_p
     assert T.train_epoch is interrupted
     code, out, err = run(capsys, "train", "--data", "sample", "--out", str(tmp_path / "r"))
     assert code == 130 and len(err.strip().splitlines()) == 1
-    assert err.startswith("error: interrupted;") and f"--resume {tmp_path / 'r'}" in err
-    assert (tmp_path / "r" / "config.toml").is_file() and not (
-        tmp_path / "r" / "model.npz"
-    ).exists()
+    # What is on disk, said as it is: a config and no checkpoint (issue 12, item 9).
+    assert err.startswith(f"error: interrupted in epoch 1; {tmp_path / 'r'} holds its config.toml "
+                          "but no checkpoint yet")  # fmt: skip
+    assert f"--resume {tmp_path / 'r'} starts it again from epoch 1" in err
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [".lock", "config.toml"]
 
 
 def test_review_findings_give_one_line_errors(capsys, tmp_path, monkeypatch):
@@ -733,3 +887,27 @@ def test_hand_made_npz_members_are_refused(tmp_path, trained, capsys):
     code, _, err = run(capsys, "eval", str(bad))
     assert code == 1 and len(err.strip().splitlines()) == 1
     assert err.startswith("error: ") and "member 'metadata' is not an array" in err
+
+
+def test_eval_force_overwrites_an_existing_figure(capsys, tmp_path, trained):
+    """Issue 12, item 4: the error says `pass --force`, and eval has it."""
+    pytest.importorskip("matplotlib", reason="needs the plots extra")
+    figure = tmp_path / "cm.png"
+    figure.write_bytes(b"previous")
+    code, _, err = run(capsys, "eval", str(trained / "model.npz"), "--plot", str(figure))
+    assert code == 1 and "pass --force to overwrite it" in err
+    code, _, err = run(capsys, "eval", str(trained / "model.npz"), "--plot", str(figure), "--force")
+    assert code == 0, err
+    assert figure.read_bytes().startswith(b"\x89PNG")
+
+
+def test_confusion_matrix_shows_full_class_names(capsys, trained):
+    """Issue 12, item 18: rows carry the full names, columns the same numbers."""
+    code, out, _ = run(capsys, "eval", str(trained / "model.npz"))
+    assert code == 0 and "Confusion matrix" in out, out
+    matrix = out.split("Confusion matrix")[1]
+    header = next(line for line in matrix.splitlines() if line.startswith("┃ true class"))
+    assert re.findall(r"\b\d\b", header) == [*"0123456789"]
+    for i, name in enumerate(["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                              "Shirt", "Sneaker", "Bag", "Ankle boot"]):  # fmt: skip
+        assert f"{i} {name} " in matrix

@@ -140,12 +140,12 @@ def test_resume_that_cannot_continue_says_why(reference, tmp_path):
 
     run = tmp_path / "run"
     shutil.copytree(reference, run)
-    cfg = run / "config.toml"
-    cfg.write_text(cfg.read_text().replace("epochs = 8", "epochs = 9"))
+    cfg = run / "config.toml"  # edited by hand (more epochs would extend the run: test_resume.py)
+    cfg.write_text(cfg.read_text().replace("momentum = 0.9", "momentum = 0.8"))
     done = cli("train", "--resume", str(run))
     assert done.returncode == 2 and "different config" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
-    cfg.write_text(cfg.read_text().replace("epochs = 9", "epochs = 8"))
+    cfg.write_text(cfg.read_text().replace("momentum = 0.8", "momentum = 0.9"))
     (run / NAME).write_bytes((run / "model.npz").read_bytes())  # a model file, not a checkpoint
     done = cli("train", "--resume", str(run))
     assert done.returncode == 1 and "not a usable netlab checkpoint" in done.stderr
