@@ -19,7 +19,7 @@ from .schema import FIELDS, SCHEMA_VERSION, check_value, cross_check, defaults
 _M, _T, _D = (defaults(s) for s in ("model", "training", "data"))
 # The top-level keys of an experiment file that a config never has (experiments/files.py TOP_KEYS
 # without "name"; a test keeps them equal), so an experiment passed as a config is named as one.
-EXPERIMENT_KEYS = ("base", "seeds", "overrides", "variants", "grid")
+EXPERIMENT_KEYS = ("base", "seeds", "overrides", "variants", "grid", "max_runs")
 
 
 @dataclass(frozen=True)
@@ -225,7 +225,7 @@ def read_toml_file(path: Path, what: str, hint: str) -> str:
 def load_config(path: str | Path) -> Config:
     """Read and validate a TOML config file."""
     path = Path(path)
-    text = read_toml_file(path, "config file", "pass an existing --config file (.toml)")
+    text = read_toml_file(path, "config file", "pass a config file (.toml) or a preset name")
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in path.stem) or "config"
     stem = stem.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", "ignore")
     return config_from_toml(text, origin=str(path), name=stem)

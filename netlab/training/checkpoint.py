@@ -131,7 +131,7 @@ def load_checkpoint(path: str | Path, config: Any, ignore: tuple[str, ...] = ())
             f"{path} is checkpoint format version {version!r:.40}; this netlab reads versions 1 "
             f"and {FORMAT_VERSION}; finish the run with the netlab that started it"
         )
-    _check_config(path, meta.get("config_toml"), config, ignore)
+    written = _check_config(path, meta.get("config_toml"), config, ignore)
     if version == 1:  # netlab 0.2: SGD's velocity under its own name
         velocity = arrays.pop("velocity", None)
         arrays[OPT_PREFIX + "velocity"] = velocity
@@ -148,7 +148,9 @@ def load_checkpoint(path: str | Path, config: Any, ignore: tuple[str, ...] = ())
         if not np.isfinite(a).all():
             raise ModelFileError(f"{bad}: array {name} holds NaN or infinite values")
     try:
-        return _check_progress(_state(meta, arrays, config.training.epochs), config.training)
+        # The state is checked against the config it was written with (a run being extended
+        # has more epochs now).
+        return _check_progress(_state(meta, arrays, written.training.epochs), written.training)
     except Invalid as exc:
         raise ModelFileError(f"{bad}: field {exc}; delete it to start over") from None
 
@@ -253,8 +255,9 @@ def _rng_states(states: Any) -> dict[str, dict]:
     return states
 
 
-def _check_config(path: Path, text: Any, config: Any, ignore: tuple[str, ...] = ()) -> None:
-    """The checkpoint's config must be the run's: equal resolved values (names may differ)."""
+def _check_config(path: Path, text: Any, config: Any, ignore: tuple[str, ...] = ()) -> Any:
+    """The checkpoint's config must be the run's: equal resolved values (names may differ, and
+    the fields in `ignore`); returns the config the checkpoint was written with."""
     from ..config import config_diff, config_from_toml
 
     if not isinstance(text, str):
@@ -266,3 +269,4 @@ def _check_config(path: Path, text: Any, config: Any, ignore: tuple[str, ...] = 
             f"{path} was written for a different config than {path.parent / 'config.toml'} "
             f"({'; '.join(diff[:3])}); restore that config or start a new run"
         )
+    return written.resolved()

@@ -264,7 +264,7 @@ def test_sigterm_during_training_leaves_a_resumable_run(reference, tmp_path):
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 143, err
     (line,) = err.strip().splitlines()
-    assert line.startswith("error: terminated (SIGTERM); ") and f"--resume {run}" in line
+    assert line.startswith("error: terminated (SIGTERM) in epoch ") and f"--resume {run}" in line
     assert _checkpoint_epoch(run) is not None and not list(run.glob(".*.tmp"))
     resumed = cli("train", "--resume", str(run), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
@@ -286,8 +286,9 @@ def test_sigterm_in_the_first_epoch_says_the_run_starts_again(tmp_path, monkeypa
     assert main(["train", "--data", "sample", "--epochs", "2", "--out", str(run)]) == 143
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line == (
-        f"error: terminated (SIGTERM); {run} keeps its config, no epoch had finished: "
-        f"netlab train --resume {run} starts it again"
+        f"error: terminated (SIGTERM) in epoch 1; {run} holds its config.toml but no checkpoint "
+        f"yet (one is written when an epoch ends): netlab train --resume {run} starts it again "
+        "from epoch 1"
     )
     assert sorted(p.name for p in run.iterdir()) == [".lock", "config.toml"]
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # restored after the command
