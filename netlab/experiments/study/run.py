@@ -40,12 +40,7 @@ def reproduce(
     NetlabError after writing the tables and the report when some runs failed (a re-run retries
     only those).
     """
-    report = Path(report)
-    if report.suffix != ".md":
-        raise ConfigError(f"--report must be a Markdown file (.md); got {report}")
-    in_out = report.parent.resolve() == Path(out_dir).resolve()  # created with the runs
-    if not report.parent.is_dir() and not in_out:
-        raise ConfigError(f"cannot write {report}: directory {report.parent} does not exist")
+    report = _check_report(Path(report), Path(out_dir))
     study = plan_study(experiments_dir or default_experiments_dir(), out_dir, batch1_epochs)
     report.parent.mkdir(parents=True, exist_ok=True)  # inputs are valid: OUT may be made now
     archive_dir = report.with_suffix("") / "runs"
@@ -56,50 +51,48 @@ def reproduce(
                 "`netlab reproduce` once without it"
             )
         figures = _render(study, report, archive_dir)
-        return {
-            "ran": 0,
-            "reused": 0,
-            "busy_note": "",
-            "copied": 0,
-            "seconds": 0.0,
-            "report": report,
-            "figures": figures,
-        }
+        return {"ran": 0, "reused": 0, "busy_note": "", "copied": 0, "seconds": 0.0,
+                "report": report, "figures": figures}  # fmt: skip
     unique = study.unique_specs()
     if on_start:
         on_start(study, unique)
     started = time.perf_counter()
-    done = execute(
-        unique,
-        workers=workers,
-        scheduler=scheduler,
-        device=device,
-        blas_threads=blas_threads,
-        on_done=on_done,
-    )
+    done = execute(unique, workers=workers, scheduler=scheduler, device=device,
+                   blas_threads=blas_threads, on_done=on_done)  # fmt: skip
     seconds = time.perf_counter() - started
     if done.trained or done.failures:
         command = _command(workers, scheduler, batch1_epochs, device, blas_threads)
         log_invocation(study.out_dir, command, len(done.trained), len(done.failures), seconds)
     done.busy = [(s, h) for s, h in done.busy if read_summary(s.run_dir) is None]  # still busy
-    copied = share_runs(study, device, blas_threads)
-    for key, exp in study.experiments.items():
-        write_results(exp, study.specs[key], study.out_dir / slug(exp.name))
-    from .archive import archive
-
-    archive(study, archive_dir)
+    copied = _collect(study, archive_dir, device, blas_threads)
     figures = _render(study, report, archive_dir)
     if done.failures:
         raise failed_runs_error(done.failures, len(done.todo), report)
-    return {
-        "ran": len(done.trained),
-        "reused": len(unique) - len(done.trained) - len(done.busy),
-        "busy_note": done.busy_note(),
-        "copied": copied,
-        "seconds": seconds,
-        "report": report,
-        "figures": figures,
-    }
+    return {"ran": len(done.trained), "busy_note": done.busy_note(), "copied": copied,
+            "reused": len(unique) - len(done.trained) - len(done.busy), "seconds": seconds,
+            "report": report, "figures": figures}  # fmt: skip
+
+
+def _check_report(report: Path, out_dir: Path) -> Path:
+    """The report must be a .md file in an existing directory, or in OUT (made with the runs)."""
+    if report.suffix != ".md":
+        raise ConfigError(f"--report must be a Markdown file (.md); got {report}")
+    in_out = report.parent.resolve() == out_dir.resolve()
+    if not report.parent.is_dir() and not in_out:
+        raise ConfigError(f"cannot write {report}: directory {report.parent} does not exist")
+    return report
+
+
+def _collect(study: Study, archive_dir: Path, device: str, blas_threads: int) -> int:
+    """Copies for the runs shared between experiments, each experiment's table, and the archive
+    of every finished run's small files; returns how many runs were copied."""
+    from .archive import archive
+
+    copied = share_runs(study, device, blas_threads)
+    for key, exp in study.experiments.items():
+        write_results(exp, study.specs[key], study.out_dir / slug(exp.name))
+    archive(study, archive_dir)
+    return copied
 
 
 def _render(study: Study, report: Path, archive_dir: Path) -> dict:
