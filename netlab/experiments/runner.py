@@ -11,16 +11,12 @@ flock every client sees (local disks, NFSv4, Lustre or GPFS mounted with flock).
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import NetlabError, OutputExistsError
+from ..errors import NetlabError
 from .plan import RunSpec, is_finished, read_summary
 
 TRAINED, FINISHED, BUSY = "trained", "finished", "busy"
@@ -40,34 +36,12 @@ class RunStopped(NetlabError):
     """A worker was sent SIGTERM while it trained a run; the run is not finished."""
 
 
-@contextmanager
-def claim(run_dir: Path) -> Iterator[str | None]:
-    """Hold RUN_DIR/.lock without waiting: yields None while this process holds it (its pid and
-    host written inside, for others to report), or the holder's note when another process does."""
-    import fcntl
+def claim(run_dir: Path):
+    """Hold RUN_DIR/.lock without waiting (files/runs.py try_lock, the lock `netlab train`
+    takes): yields None while this process holds it, or the holder's note when another does."""
+    from ..files.runs import try_lock
 
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise OutputExistsError(
-            f"cannot use run directory {run_dir} ({exc.strerror}); choose another --out"
-        ) from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            note = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-            yield note or "another netlab process"
-            return
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
-        try:
-            yield None
-        finally:
-            os.ftruncate(fd, 0)  # still held: no reader ever sees a stale note
-    finally:
-        os.close(fd)
+    return try_lock(run_dir)
 
 
 def run_one(spec: RunSpec, device: str = "cpu", blas_threads: int | None = None) -> Outcome:

@@ -76,11 +76,12 @@ def new_run_dir(root: Path, config: Config) -> Path:
 
 
 @contextmanager
-def run_lock(run_dir: Path, create: bool = True) -> Iterator[None]:
-    """Hold RUN_DIR/.lock (an exclusive flock) while a training writes into RUN_DIR; a second
-    process gets a one-line error. The kernel drops the lock when the holder dies, even by SIGKILL.
-    """
+def try_lock(run_dir: Path, create: bool = True) -> Iterator[str | None]:
+    """Hold RUN_DIR/.lock (an exclusive flock) without waiting: yields None while this process
+    holds it (its pid and host written inside, for others to report), or the holder's note when
+    another process does. The kernel drops the lock when the holder dies, even by SIGKILL."""
     import fcntl
+    import socket
 
     run_dir = Path(run_dir)
     try:
@@ -95,13 +96,30 @@ def run_lock(run_dir: Path, create: bool = True) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise OutputExistsError(
-                f"run directory {run_dir} is in use by another netlab process; wait for it to "
-                "finish or choose another --out"
-            ) from None
-        yield
+            note = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+            yield note or "another netlab process"
+            return
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        try:
+            yield None
+        finally:
+            os.ftruncate(fd, 0)  # still held: no reader ever sees a stale note
     finally:
         os.close(fd)
+
+
+@contextmanager
+def run_lock(run_dir: Path, create: bool = True) -> Iterator[None]:
+    """Hold RUN_DIR/.lock while a training writes into RUN_DIR; a second process gets a one-line
+    error naming the holder."""
+    with try_lock(run_dir, create) as holder:
+        if holder is not None:
+            raise OutputExistsError(
+                f"run directory {run_dir} is in use by another netlab process ({holder}); wait "
+                "for it to finish or choose another --out"
+            )
+        yield
 
 
 def take_run_dir(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import math
 import os
 import struct
 import tempfile
@@ -28,6 +27,7 @@ import pytest
 hypothesis = pytest.importorskip("hypothesis", reason="needs the dev extra (hypothesis)")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from mutate import toml_value  # noqa: E402  (tests/cli/mutate.py: the fuzzers share it)
 
 import netlab  # noqa: E402
 from netlab.config import Config, load_config  # noqa: E402
@@ -139,22 +139,6 @@ values = st.recursive(
     ),
     max_leaves=8,
 )
-
-
-def toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return (
-            "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf") if math.isinf(v) else repr(v)
-        )
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(toml_value(x) for x in v) + "]"
-    return "{" + ", ".join(f"{json.dumps(k)} = {toml_value(x)}" for k, x in v.items()) + "}"
 
 
 @st.composite
