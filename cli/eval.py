@@ -3,34 +3,38 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from . import options
 from .ui import console, pct, print_json, table
 
+Model = typer.Argument(..., help="A model.npz written by `netlab train`.")
+Data = typer.Option(None, "--data", help=options.data_help("the data the model was trained on"))
+Plot = typer.Option(
+    None,
+    "--plot",
+    help="Also draw the confusion matrix into this figure (.png, .pdf, .svg). \\[default: none]",
+)
+Force = typer.Option(False, "--force", help="Overwrite an existing --plot file.")
+L2Penalty = typer.Option(
+    None,
+    "--l2-penalty",
+    help="Also report test loss + this λ times the sum of squared weights (a loss that "
+    "includes its L2 term, as the study's may have; default: the model's own l2, if any).",
+)
+
 
 def evaluate(
-    model: Path = typer.Argument(..., help="A model.npz written by `netlab train`."),
+    model: Path = Model,
     device: str = options.Device,
     json_out: bool = options.Json,
-    data: str = typer.Option(
-        None, "--data", help=options.data_help("the data the model was trained on")
-    ),
+    data: str = Data,
     data_dir: str = options.DataDir,
-    plot: Path = typer.Option(
-        None,
-        "--plot",
-        help="Also draw the confusion matrix into this figure (.png, .pdf, .svg). "
-        "\\[default: none]",
-    ),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing --plot file."),
-    l2_penalty: float = typer.Option(
-        None,
-        "--l2-penalty",
-        help="Also report test loss + this λ times the sum of squared weights (a loss that "
-        "includes its L2 term, as the study's may have; default: the model's own l2, if any).",
-    ),
+    plot: Path = Plot,
+    force: bool = Force,
+    l2_penalty: float = L2Penalty,
 ) -> None:
     """Evaluate a saved model on the test split."""
     from ..errors import ModelFileError
@@ -61,6 +65,11 @@ def evaluate(
     if json_out:
         print_json(report)
         return
+    _print_report(report)
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    """The summary line(s), per-class accuracy and the confusion matrix."""
     names = report["class_names"]
     console.print(
         f"{report['model']}: test loss {report['test_loss']:.4f}, "

@@ -3,45 +3,35 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..errors import ConfigError, NetlabError
 from . import options
 from .signals import interrupted
 from .ui import console, notice, print_json
 
+ExperimentFile = typer.Argument(
+    ...,
+    help="Experiment file (TOML: base config, variants, seeds) or preset name, e.g. "
+    "paper/regularization (netlab config list).",
+)
+Out = typer.Option(None, "--out", "-o", help="Sweep directory (default: runs/<name>).")
+
 
 def experiment(
-    file: Path = typer.Argument(
-        ...,
-        help="Experiment file (TOML: base config, variants, seeds) or preset name, e.g. "
-        "paper/regularization (netlab config list).",
-    ),
-    out: Path = typer.Option(None, "--out", "-o", help="Sweep directory (default: runs/<name>)."),
-    workers: int = typer.Option(
-        1, "--workers", "-w", min=1, max=256, help="Local worker processes."
-    ),
-    scheduler: str = typer.Option(
-        None,
-        "--scheduler",
-        help="Dask scheduler address (tcp://host:8786) instead of local workers. "
-        "\\[default: none: local workers]",
-    ),
-    blas_threads: int = typer.Option(
-        1,
-        "--blas-threads",
-        min=1,
-        max=256,
-        help="BLAS threads per run; the same value gives the same numbers.",
-    ),
+    file: Path = ExperimentFile,
+    out: Path = Out,
+    workers: int = options.Workers,
+    scheduler: str = options.Scheduler,
+    blas_threads: int = options.BlasThreads,
     device: str = options.Device,
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-run lines."),
+    quiet: bool = options.RunsQuiet,
     json_out: bool = options.Json,
 ) -> None:
     """Run an experiment (finished runs are skipped, so an interrupted sweep resumes)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from ..experiments.execute import run_experiment
     from ..experiments.files import load_experiment, slug
     from ..experiments.plan import is_finished, plan, read_summary
@@ -57,24 +47,7 @@ def experiment(
     specs = plan(exp, out_dir)
     todo = sum(not is_finished(s, device, blas_threads) for s in specs)
     show = not (quiet or json_out)
-    # A live bar over the runs on a terminal; one line per finished run everywhere.
-    bar = Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=console, disable=not (show and console.is_terminal))  # fmt: skip
-    task = bar.add_task("runs", total=todo)
-    done = {"n": 0}
-
-    def on_done(spec, summary) -> None:
-        done["n"] += 1
-        bar.advance(task)
-        if show:
-            bar.console.print(
-                f"({done['n']}/{todo}) {spec.variant} seed {spec.seed}: "
-                f"test accuracy {100 * summary['test_accuracy']:.2f}% "
-                f"(best epoch {summary['best_epoch']} by validation), "
-                f"{summary['train_seconds']:.1f}s",
-                markup=False,
-            )
-
+    bar, on_done = _progress(todo, show)
     if show:
         console.print(
             f"{exp.name}: {len(specs)} runs in {out_dir} ({len(exp.variants)} variants x "
@@ -99,6 +72,34 @@ def experiment(
             f"progress were stopped unfinished; netlab experiment {file} --out {out_dir} trains "
             "the rest"
         ) from None
+    _report(result, exp, out_dir, json_out)
+
+
+def _progress(todo: int, show: bool) -> tuple[Any, Any]:
+    """(the bar, the on_done callback): a live bar over the runs on a terminal; one line per
+    finished run everywhere (unless `show` is off)."""
+    bar = Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console, disable=not (show and console.is_terminal))  # fmt: skip
+    task = bar.add_task("runs", total=todo)
+    done = {"n": 0}
+
+    def on_done(spec, summary) -> None:
+        done["n"] += 1
+        bar.advance(task)
+        if show:
+            bar.console.print(
+                f"({done['n']}/{todo}) {spec.variant} seed {spec.seed}: "
+                f"test accuracy {100 * summary['test_accuracy']:.2f}% "
+                f"(best epoch {summary['best_epoch']} by validation), "
+                f"{summary['train_seconds']:.1f}s",
+                markup=False,
+            )
+
+    return bar, on_done
+
+
+def _report(result: dict[str, Any], exp: Any, out_dir: Path, json_out: bool) -> None:
+    """The sweep's table (or its JSON summary), then its learning curves when plots work."""
     if result["busy_note"] and not json_out:
         notice(f"note: {result['busy_note']}")
     if json_out:
@@ -115,6 +116,10 @@ def experiment(
         return
     console.print(Path(result["markdown"]).read_text(), markup=False)
     console.print(f"wrote {result['csv']} and {result['markdown']}")
+    _plot(exp, out_dir)
+
+
+def _plot(exp: Any, out_dir: Path) -> None:
     try:
         from ..integrations.plots import histories_under, plot_curves
 

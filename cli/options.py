@@ -22,6 +22,23 @@ DataDir = typer.Option(
     "fashion-mnist, else ~/.cache/netlab/<name>, then /usr/share/datasets/fashion-mnist]",
 )
 
+# Sweeps (experiment, reproduce): how the runs are executed and reported.
+Workers = typer.Option(1, "--workers", "-w", min=1, max=256, help="Local worker processes.")
+Scheduler = typer.Option(
+    None,
+    "--scheduler",
+    help="Dask scheduler address (tcp://host:8786) instead of local workers. "
+    "\\[default: none: local workers]",
+)
+BlasThreads = typer.Option(
+    1,
+    "--blas-threads",
+    min=1,
+    max=256,
+    help="BLAS threads per run; the same value gives the same numbers.",
+)
+RunsQuiet = typer.Option(False, "--quiet", "-q", help="No per-run lines.")
+
 
 def shown_default(value: Any) -> str:
     """ "[default: VALUE]" as Typer prints it (escaped: the help text is Rich markup)."""

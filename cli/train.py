@@ -22,102 +22,123 @@ from .resume import interrupted_note, resume_point
 from .signals import exit_code, terminated
 from .ui import TrainingProgress, console, notice, pct, print_json, progress_mode
 
+# The options, one constant each (the signature below is one line per option).
+ConfigFile = typer.Option(
+    None,
+    "--config",
+    "-c",
+    help="TOML config file, or a preset name: baseline, paper, best (netlab config list); "
+    "flags override its values. \\[default: the built-in baseline, the same as "
+    "configs/baseline.toml]",
+)
+Out = typer.Option(
+    None,
+    "--out",
+    "-o",
+    help="Run directory. \\[default: runs/<name>-seed<N>-<date>-<time>]",
+)
+Force = typer.Option(
+    False,
+    "--force",
+    help="Reuse an existing --out directory: the files an earlier training wrote there are "
+    "removed first; other files stay.",
+)
+TensorBoard = typer.Option(
+    None,
+    "--tensorboard",
+    help="Also write per-epoch TensorBoard scalars into this directory. \\[default: none]",
+)
+Resume = typer.Option(
+    None,
+    "--resume",
+    help="Continue the run in this directory from its last checkpoint; with a larger "
+    "--epochs, train a finished run longer. \\[default: none: a new run]",
+)
+Graph = typer.Option(
+    None,
+    "--graph/--no-graph",
+    help="CUDA only: replay each epoch as one captured CUDA graph. \\[default: where it applies]",
+)
+Quiet = typer.Option(False, "--quiet", "-q", help="No progress output, only the summary.")
+JsonSummary = typer.Option(False, "--json", help="Print only the summary, as JSON.")
+Name = typer.Option(
+    None,
+    "--name",
+    help="Run name, used in the default run directory. \\[default: the config file's name, else "
+    "baseline]",
+)
+Hidden = typer.Option(
+    None, "--hidden", help=field_help("model.hidden", "Comma-separated, e.g. 100,50.")
+)
+Activation = typer.Option(
+    None, "--activation", help=field_help("model.activation", options.activation_help("One of "))
+)
+LeakySlope = typer.Option(None, "--leaky-slope", help=field_help("model.leaky_slope"))
+Init = typer.Option(None, "--init", help=field_help("model.init"))
+Epochs = typer.Option(None, "--epochs", help=field_help("training.epochs"))
+BatchSize = typer.Option(None, "--batch-size", help=field_help("training.batch_size"))
+Optimizer = typer.Option(
+    None,
+    "--optimizer",
+    help=field_help("training.optimizer", options.optimizer_help("One of ")),
+)
+Lr = typer.Option(None, "--lr", help=field_help("training.lr"))
+Schedule = typer.Option(
+    None,
+    "--schedule",
+    help=field_help(
+        "training.schedule", "constant, or cosine (from --lr down towards 0 at the end)."
+    ),
+)
+Momentum = typer.Option(None, "--momentum", help=field_help("training.momentum"))
+Nesterov = typer.Option(None, "--nesterov/--no-nesterov", help=field_help("training.nesterov"))
+L2 = typer.Option(None, "--l2", help=field_help("training.l2"))
+Dropout = typer.Option(None, "--dropout", help=field_help("training.dropout"))
+LossNorm = typer.Option(None, "--loss-norm", help=field_help("training.loss_norm"))
+Patience = typer.Option(None, "--patience", help=field_help("training.patience"))
+Monitor = typer.Option(
+    None, "--monitor", help=field_help("training.monitor", "val_accuracy or val_loss.")
+)
+Seed = typer.Option(None, "--seed", help=field_help("training.seed"))
+Dtype = typer.Option(None, "--dtype", help=field_help("training.dtype"))
+Data = typer.Option(None, "--data", help=options.data_help("fashion-mnist"))
+ValFraction = typer.Option(None, "--val-fraction", help=field_help("data.val_fraction"))
+Normalization = typer.Option(None, "--normalization", help=field_help("data.normalization"))
+
 
 def train(
-    config: Path = typer.Option(
-        None,
-        "--config",
-        "-c",
-        help="TOML config file, or a preset name: baseline, paper, best (netlab config list); "
-        "flags override its values. \\[default: the built-in baseline, the same as "
-        "configs/baseline.toml]",
-    ),
-    out: Path = typer.Option(
-        None,
-        "--out",
-        "-o",
-        help="Run directory. \\[default: runs/<name>-seed<N>-<date>-<time>]",
-    ),
-    force: bool = typer.Option(
-        False,
-        "--force",
-        help="Reuse an existing --out directory: the files an earlier training wrote there are "
-        "removed first; other files stay.",
-    ),
-    tensorboard: Path = typer.Option(
-        None,
-        "--tensorboard",
-        help="Also write per-epoch TensorBoard scalars into this directory. \\[default: none]",
-    ),
-    resume: Path = typer.Option(
-        None,
-        "--resume",
-        help="Continue the run in this directory from its last checkpoint; with a larger "
-        "--epochs, train a finished run longer. \\[default: none: a new run]",
-    ),
+    config: Path = ConfigFile,
+    out: Path = Out,
+    force: bool = Force,
+    tensorboard: Path = TensorBoard,
+    resume: Path = Resume,
     device: str = options.Device,
-    graph: bool = typer.Option(
-        None,
-        "--graph/--no-graph",
-        help="CUDA only: replay each epoch as one captured CUDA graph. \\[default: where it "
-        "applies]",
-    ),
-    quiet: bool = typer.Option(
-        False, "--quiet", "-q", help="No progress output, only the summary."
-    ),
-    json_out: bool = typer.Option(False, "--json", help="Print only the summary, as JSON."),
-    name: str = typer.Option(
-        None,
-        "--name",
-        help="Run name, used in the default run directory. \\[default: the "
-        "config file's name, else baseline]",
-    ),  # fmt: skip
-    hidden: str = typer.Option(
-        None, "--hidden", help=field_help("model.hidden", "Comma-separated, e.g. 100,50.")
-    ),
-    activation: str = typer.Option(
-        None,
-        "--activation",
-        help=field_help("model.activation", options.activation_help("One of ")),
-    ),
-    leaky_slope: float = typer.Option(None, "--leaky-slope", help=field_help("model.leaky_slope")),
-    init: str = typer.Option(None, "--init", help=field_help("model.init")),
-    epochs: int = typer.Option(None, "--epochs", help=field_help("training.epochs")),
-    batch_size: int = typer.Option(None, "--batch-size", help=field_help("training.batch_size")),
-    optimizer: str = typer.Option(
-        None,
-        "--optimizer",
-        help=field_help("training.optimizer", options.optimizer_help("One of ")),
-    ),
-    lr: float = typer.Option(None, "--lr", help=field_help("training.lr")),
-    schedule: str = typer.Option(
-        None,
-        "--schedule",
-        help=field_help(
-            "training.schedule", "constant, or cosine (from --lr down towards 0 at the end)."
-        ),
-    ),
-    momentum: float = typer.Option(None, "--momentum", help=field_help("training.momentum")),
-    nesterov: bool = typer.Option(
-        None, "--nesterov/--no-nesterov", help=field_help("training.nesterov")
-    ),
-    l2: float = typer.Option(None, "--l2", help=field_help("training.l2")),
-    dropout: float = typer.Option(None, "--dropout", help=field_help("training.dropout")),
-    loss_norm: str = typer.Option(None, "--loss-norm", help=field_help("training.loss_norm")),
-    patience: int = typer.Option(None, "--patience", help=field_help("training.patience")),
-    monitor: str = typer.Option(
-        None, "--monitor", help=field_help("training.monitor", "val_accuracy or val_loss.")
-    ),
-    seed: int = typer.Option(None, "--seed", help=field_help("training.seed")),
-    dtype: str = typer.Option(None, "--dtype", help=field_help("training.dtype")),
-    data: str = typer.Option(None, "--data", help=options.data_help("fashion-mnist")),
+    graph: bool = Graph,
+    quiet: bool = Quiet,
+    json_out: bool = JsonSummary,
+    name: str = Name,
+    hidden: str = Hidden,
+    activation: str = Activation,
+    leaky_slope: float = LeakySlope,
+    init: str = Init,
+    epochs: int = Epochs,
+    batch_size: int = BatchSize,
+    optimizer: str = Optimizer,
+    lr: float = Lr,
+    schedule: str = Schedule,
+    momentum: float = Momentum,
+    nesterov: bool = Nesterov,
+    l2: float = L2,
+    dropout: float = Dropout,
+    loss_norm: str = LossNorm,
+    patience: int = Patience,
+    monitor: str = Monitor,
+    seed: int = Seed,
+    dtype: str = Dtype,
+    data: str = Data,
     data_dir: str = options.DataDir,
-    val_fraction: float = typer.Option(
-        None, "--val-fraction", help=field_help("data.val_fraction")
-    ),
-    normalization: str = typer.Option(
-        None, "--normalization", help=field_help("data.normalization")
-    ),
+    val_fraction: float = ValFraction,
+    normalization: str = Normalization,
 ) -> None:
     """Train an MLP and save the best-validation model with its history.
 

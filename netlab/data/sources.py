@@ -158,27 +158,7 @@ def _idx_dataset(
         files.append({"file": str(path), "sha256": digest, "ok": ok})
         arrays[key + "_path"] = path
     for split in ("train", "test"):
-        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
-        path = arrays[f"{split}_images_path"]
-        if len(images) == 0:
-            raise DataError(f"{path}: holds no images; re-download it")
-        if images.dtype != np.uint8 or images.ndim != 3:
-            raise DataError(f"{path}: expected uint8 images of shape (n, rows, cols), got "
-                            f"{images.dtype} {images.shape}")  # fmt: skip
-        lpath = arrays[f"{split}_labels_path"]
-        if labels.dtype != np.uint8 or labels.ndim != 1:
-            raise DataError(f"{lpath}: expected uint8 labels of shape (n,), got {labels.dtype} "
-                            f"{labels.shape}")  # fmt: skip
-        if len(labels) != len(images):
-            raise DataError(
-                f"{lpath}: {len(labels)} labels for {len(images)} images; the label and image "
-                "files do not belong together"
-            )
-        if len(labels) and int(labels.max()) >= len(class_names):
-            raise DataError(
-                f"{lpath}: label {int(labels.max())} out of range; expected "
-                f"0..{len(class_names) - 1}"
-            )
+        _check_idx_split(arrays, split, len(class_names))
     return Dataset(
         x_train=arrays["train_images"],
         y_train=arrays["train_labels"].astype(np.int64),
@@ -192,6 +172,32 @@ def _idx_dataset(
         checksums_ok=all(f["ok"] for f in files) if reference else None,
         files=tuple(files),
     )
+
+
+def _check_idx_split(arrays: dict[str, Any], split: str, n_classes: int) -> None:
+    """One split's uint8 images (n, rows, cols) and labels (n,) < n_classes, or a DataError."""
+    import numpy as np
+
+    images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+    path = arrays[f"{split}_images_path"]
+    if len(images) == 0:
+        raise DataError(f"{path}: holds no images; re-download it")
+    if images.dtype != np.uint8 or images.ndim != 3:
+        raise DataError(f"{path}: expected uint8 images of shape (n, rows, cols), got "
+                        f"{images.dtype} {images.shape}")  # fmt: skip
+    lpath = arrays[f"{split}_labels_path"]
+    if labels.dtype != np.uint8 or labels.ndim != 1:
+        raise DataError(f"{lpath}: expected uint8 labels of shape (n,), got {labels.dtype} "
+                        f"{labels.shape}")  # fmt: skip
+    if len(labels) != len(images):
+        raise DataError(
+            f"{lpath}: {len(labels)} labels for {len(images)} images; the label and image "
+            "files do not belong together"
+        )
+    if len(labels) and int(labels.max()) >= n_classes:
+        raise DataError(
+            f"{lpath}: label {int(labels.max())} out of range; expected 0..{n_classes - 1}"
+        )
 
 
 # --------------------------------------------------------------------------- the entries

@@ -227,14 +227,25 @@ class MLP:
             else:
                 h = y
             masks.append(mask)
-        logits = h
+        return h, self._backprop(inputs, saved, masks, need_input_grad)
+
+    def _backprop(
+        self,
+        inputs: list[Array],
+        saved: list[Array],
+        masks: list[Array | None],
+        need_input_grad: bool,
+    ) -> Callable[[Array], Array | None]:
+        """The backward of one forward, from what it kept: each Linear's input, what each hidden
+        activation's backward needs, each hidden layer's dropout mask (or None)."""
+        act = self.activation
+        last = len(self._layers) - 1
 
         def backward(dlogits: Array) -> Array | None:
             dy = dlogits
             for i in range(last, -1, -1):
                 W, _, dW, db = self._layers[i]
-                need_dx = i > 0 or need_input_grad
-                dx = linear_backward(inputs[i], W, dy, dW, db, need_dx=need_dx)
+                dx = linear_backward(inputs[i], W, dy, dW, db, need_dx=i > 0 or need_input_grad)
                 if i == 0:
                     return dx
                 if masks[i - 1] is not None:
@@ -242,7 +253,7 @@ class MLP:
                 dy = act.backward(saved[i - 1], dx)
             return None
 
-        return logits, backward
+        return backward
 
     def _dropout_mask(
         self, shape: tuple[int, ...], dtype: Any, p: float, rng: np.random.Generator

@@ -97,26 +97,10 @@ def evaluate_model_file(
     path = Path(path)
     loaded = load_model(path, device)  # in the dtype the model was trained in
     backend = loaded.model.backend
-    trained = (
-        _trained_data(loaded.meta)
-        if source is None
-        else {"source": source, "location": "", "l2": 0.0}
-    )
-    if source is None:
-        source = trained["source"]
-    if location is None and source == trained["source"]:
-        location = trained["location"] or None
+    source, location, trained = _choose_data(loaded.meta, source, location)
     data = load_data(source, location)
-    n_in, n_out = loaded.model.sizes[0], loaded.model.sizes[-1]
-    if data.n_features != n_in:
-        raise DataError(
-            f"the model expects {n_in} input features, the {source} test examples have "
-            f"{data.n_features}; evaluate it on data like the data it was trained on"
-        )
-    if len(data.class_names) > n_out:
-        raise DataError(
-            f"the {source} data have {len(data.class_names)} classes, the model predicts {n_out}"
-        )
+    n_out = loaded.model.sizes[-1]
+    _check_fits(loaded.model, data, source)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf/NaN: null in JSON
         X = normalize_inputs(
             data.x_test, loaded.mean, loaded.std, backend.dtype, loaded.input_scale
@@ -147,6 +131,35 @@ def evaluate_model_file(
         report["l2_penalty"] = penalty
         report["test_loss_with_l2_penalty"] = result.loss + penalty
     return report
+
+
+def _choose_data(
+    meta: dict[str, Any], source: str | None, location: str | None
+) -> tuple[str, str | None, dict[str, Any]]:
+    """(source, location, trained): by default the source and location the model was trained on
+    (`trained`, see _trained_data; for a given source, its own defaults and no l2)."""
+    trained = (
+        _trained_data(meta) if source is None else {"source": source, "location": "", "l2": 0.0}
+    )
+    if source is None:
+        source = trained["source"]
+    if location is None and source == trained["source"]:
+        location = trained["location"] or None
+    return source, location, trained
+
+
+def _check_fits(model: MLP, data: Any, source: str) -> None:
+    """A DataError unless the model takes the data's inputs and predicts all of its classes."""
+    n_in, n_out = model.sizes[0], model.sizes[-1]
+    if data.n_features != n_in:
+        raise DataError(
+            f"the model expects {n_in} input features, the {source} test examples have "
+            f"{data.n_features}; evaluate it on data like the data it was trained on"
+        )
+    if len(data.class_names) > n_out:
+        raise DataError(
+            f"the {source} data have {len(data.class_names)} classes, the model predicts {n_out}"
+        )
 
 
 def _trained_data(meta: dict[str, Any]) -> dict[str, Any]:
