@@ -66,20 +66,12 @@ def test_modules_stay_small():
     assert too_long == {}
 
 
-FUNCTION_EXEMPT = ("netlab/experiments/study/",)
-
-
 def test_functions_stay_short():
     """No function or method in netlab/ or cli/ is longer than 60 lines (def to last line, as ast
-    counts them, decorators aside; nested functions count on their own and inside their parent).
-
-    Exempt: netlab/experiments/study/ (the study's reproduction, reworked on its own; when this
-    test was written its run.py `reproduce` had 82 lines)."""
+    counts them, decorators aside; nested functions count on their own and inside their parent)."""
     too_long = {}
     for path in modules().values():
         rel = path.relative_to(ROOT).as_posix()
-        if rel.startswith(FUNCTION_EXEMPT):
-            continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 n = node.end_lineno - node.lineno + 1
