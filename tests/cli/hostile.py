@@ -205,36 +205,32 @@ def npz_member(s: Seeds, rng: random.Random) -> Case:
 
 
 def model_json(s: Seeds, rng: random.Random, family: str = "model-json") -> Case:
-    from oracles import model_meta_ok
-
-    members = unpack(s.model)
-    _, meta = _meta_member(members)
-    invalid = None
-    if family == "json-depth":
-        path = rng.choice([p for p in json_paths(meta) if len(p) <= 2])
-        new, what, invalid = _deepen(meta, path, rng)
-    else:
-        new, what = edit(meta, rng.choice(json_paths(meta)), rng)
-    if invalid is None:
-        invalid = not model_meta_ok(new, meta)
-    return _npz_case(family, s, rng, _with_meta(members, new), what, invalid, False)
+    return _json_case(s, rng, family, checkpoint=False)
 
 
 def checkpoint_json(s: Seeds, rng: random.Random, family: str = "checkpoint-json") -> Case:
-    from oracles import checkpoint_meta_ok
+    return _json_case(s, rng, family, checkpoint=True)
 
-    members = unpack(s.checkpoint)
+
+def _json_case(s: Seeds, rng: random.Random, family: str, checkpoint: bool) -> Case:
+    """One edit of the JSON metadata of a model (or a checkpoint, whose config_toml text is left
+    to the TOML families), judged by the oracle of its format."""
+    from oracles import checkpoint_meta_ok, model_meta_ok
+
+    members = unpack(s.checkpoint if checkpoint else s.model)
     _, meta = _meta_member(members)
     invalid = None
     if family == "json-depth":
         path = rng.choice([p for p in json_paths(meta) if len(p) <= 2])
         new, what, invalid = _deepen(meta, path, rng)
     else:
-        paths = [p for p in json_paths(meta) if p[0] != "config_toml"]
+        paths = [p for p in json_paths(meta) if not (checkpoint and p[0] == "config_toml")]
         new, what = edit(meta, rng.choice(paths), rng)
     if invalid is None:
-        invalid = not checkpoint_meta_ok(new, meta, s.run_config)
-    return _npz_case(family, s, rng, _with_meta(members, new), what, invalid, True)
+        invalid = not (
+            checkpoint_meta_ok(new, meta, s.run_config) if checkpoint else model_meta_ok(new, meta)
+        )
+    return _npz_case(family, s, rng, _with_meta(members, new), what, invalid, checkpoint)
 
 
 def _deepen(meta: Any, path: tuple, rng: random.Random) -> tuple[Any, str, bool | None]:

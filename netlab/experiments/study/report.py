@@ -100,6 +100,7 @@ def header(study: Study, results: Results, invocations: list[dict[str, Any]]) ->
             + f" in {inv['seconds'] / 3600:.2f} h of wall time"
             + (f", code at git commit {inv['git_commit']}" if inv.get("git_commit") else "")
             + (f"; {env}" if env else "")
+            + (f" ({inv['note']})" if isinstance(inv.get("note"), str) else "")
             + "."
         )
     if not invocations:

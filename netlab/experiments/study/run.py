@@ -53,6 +53,9 @@ def reproduce(
         figures = _render(study, report, archive_dir)
         return {"ran": 0, "reused": 0, "busy_note": "", "copied": 0, "seconds": 0.0,
                 "report": report, "figures": figures}  # fmt: skip
+    from .archive import environment
+
+    env = environment()  # the code that trains, even if the checkout moves on meanwhile
     unique = study.unique_specs()
     if on_start:
         on_start(study, unique)
@@ -62,7 +65,7 @@ def reproduce(
     seconds = time.perf_counter() - started
     if done.trained or done.failures:
         command = _command(workers, scheduler, batch1_epochs, device, blas_threads)
-        log_invocation(study.out_dir, command, len(done.trained), len(done.failures), seconds)
+        log_invocation(study.out_dir, command, len(done.trained), len(done.failures), seconds, env)
     done.busy = [(s, h) for s, h in done.busy if read_summary(s.run_dir) is None]  # still busy
     copied = _collect(study, archive_dir, device, blas_threads)
     figures = _render(study, report, archive_dir)
@@ -118,18 +121,19 @@ def _command(workers, scheduler, batch1_epochs, device, blas_threads) -> str:
     )
 
 
-def log_invocation(out_dir: Path, command: str, trained: int, failed: int, seconds: float) -> None:
+def log_invocation(
+    out_dir: Path, command: str, trained: int, failed: int, seconds: float, env: dict[str, Any]
+) -> None:
     """Append one line to OUT/invocations.jsonl: which command trained how many runs in how long,
-    with the versions and the git commit of the code that trained them."""
-    from .archive import environment
-
+    with env, the versions and the git commit of the code that trained them (an optional "note"
+    key, written by hand, is shown in the report)."""
     record = {
         "command": command,
         "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(time.time() - seconds)),
         "trained": trained,
         "failed": failed,
         "seconds": round(seconds, 1),
-        **environment(),
+        **env,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / INVOCATIONS, "a", encoding="utf-8") as f:
