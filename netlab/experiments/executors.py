@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -72,9 +73,19 @@ def run_local(
     with _blas_env(blas_threads), ProcessPoolExecutor(
         workers, mp_context=context, initializer=stop_on_sigterm
     ) as pool:  # fmt: skip
-        futures = {pool.submit(run_one, spec, device, blas_threads): spec for spec in specs}
+        finished: queue.SimpleQueue = queue.SimpleQueue()
+        futures = {}
+        for spec in specs:
+            future = pool.submit(run_one, spec, device, blas_threads)
+            future.add_done_callback(finished.put)  # called in the pool's thread
+            futures[future] = spec
         try:
-            for future in as_completed(futures):
+            for _ in futures:
+                # Not as_completed: it takes every future's lock at once to register its waiter,
+                # and a Ctrl-C or SIGTERM raised in that loop leaves some held (the pool's thread
+                # then blocks on them and the shutdown below never returns). A SimpleQueue's get
+                # holds nothing when interrupted.
+                future = finished.get()
                 _settle(future, futures[future], failures, (NetlabError,), on_outcome)
         except BrokenProcessPool:
             raise NetlabError(
