@@ -176,6 +176,9 @@ class Trainer:
     def run(self) -> FitResult:
         if self.hooks.on_start is not None:
             self.hooks.on_start()
+        # A resumed run's time: its earlier epochs (their own clocks, in the restored history)
+        # plus this call's wall time.
+        earlier = sum(float(r.get("seconds", 0.0)) for r in self.history)
         started = time.perf_counter()
         for epoch in range(self.first, self.t.epochs + 1):
             if self.stopped:
@@ -190,7 +193,7 @@ class Trainer:
                                              self.stopped))  # fmt: skip
         self.model.backend.xp.copyto(self.model.flat, self.best_flat)
         return FitResult(self.history, self.best_epoch, self.stopped,
-                         time.perf_counter() - started, self.best_value)  # fmt: skip
+                         earlier + time.perf_counter() - started, self.best_value)  # fmt: skip
 
     def epoch(self, epoch: int) -> dict[str, float]:
         """Train one epoch and measure it; TrainingDiverged (state rolled back) if it blew up."""

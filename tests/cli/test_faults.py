@@ -186,6 +186,9 @@ def test_in_process_resume_from_every_epoch_is_identical(tmp_path, monkeypatch):
         np.testing.assert_array_equal(resumed.model.flat, full.model.flat)
         assert strip(resumed.fit.history) == strip(full.fit.history)
         assert resumed.test.accuracy == full.test.accuracy
+        # its training time counts the epochs before the resume (from their history records)
+        earlier = sum(r["seconds"] for r in resumed.fit.history[:epoch])
+        assert resumed.fit.seconds >= sum(r["seconds"] for r in resumed.fit.history) > earlier
 
 
 def test_a_second_training_in_the_same_directory_is_refused(tmp_path):
