@@ -169,6 +169,27 @@ def test_rerun_resumes_without_training(reproduced, study_dir):
     assert f"`{record['command']}` (started {record['started']}): 76 runs in" in before
 
 
+def test_committed_report_is_what_its_committed_archive_renders(tmp_path, monkeypatch):
+    """docs/reproduction.md is exactly what `netlab reproduce --report-only` renders from the
+    archive committed beside it (docs/reproduction/runs/): every number in it is recomputable from
+    committed files, and the full-length runs behind it are 5 seeds of all 190 distinct runs."""
+    committed = ROOT / "docs" / "reproduction.md"
+    shutil.copytree(ROOT / "docs" / "reproduction" / "runs", tmp_path / "reproduction" / "runs")
+    monkeypatch.chdir(ROOT)  # the report names the experiment files relative to the checkout
+    result = reproduce(experiments_dir=Path("configs") / "experiments",
+                       out_dir=tmp_path / "no-runs", report=tmp_path / "reproduction.md",
+                       report_only=True)  # fmt: skip
+    text = result["report"].read_text()
+    assert text == committed.read_text()
+    assert "Seeds [0, 1, 2, 3, 4] for every variant" in text and "†" not in text
+    assert not (tmp_path / "no-runs").exists()
+    log = (tmp_path / "reproduction" / "runs" / "invocations.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in log]
+    assert sum(r["trained"] for r in records) == 190 and all(r["git_commit"] for r in records)
+    for r in records:  # a hand-written note (a run killed by a session end) is shown with it
+        assert r.get("note", "") in text
+
+
 def test_bad_inputs_fail_before_any_run(tmp_path, study_dir):
     with pytest.raises(ConfigError, match="not found; pass --experiments DIR"):
         plan_study(tmp_path, tmp_path / "out")

@@ -50,3 +50,24 @@ def test_too_few_seeds_or_no_spread():
     same = welch([0.5, 0.5], [0.5, 0.5])
     assert same.diff == 0 and same.verdict.startswith("no difference")
     assert verdict(0.1, 0.2, 3) == "better" and verdict(-0.2, -0.1, 3) == "worse"
+
+
+def test_l2_conclusion_wording_follows_every_interval():
+    """The study concluded that every λ > 0 hurts; the wording about that conclusion is chosen
+    from the three intervals together (synthetic comparisons: better, worse, no difference)."""
+    from netlab.experiments.study.findings import _claim
+
+    better = welch([0.90, 0.91, 0.92], [0.80, 0.81, 0.82])
+    worse = welch([0.80, 0.81, 0.82], [0.90, 0.91, 0.92])
+    unclear = welch([0.80, 0.90, 0.85], [0.86, 0.84, 0.85])
+    assert (better.direction, worse.direction, unclear.direction) == (1, -1, 0)
+    cases = {
+        (worse, worse, worse): "the study's conclusion holds",
+        (better, better, better): "the study's conclusion is reversed: every λ > 0 helps",
+        (better, unclear, worse): "the study's conclusion is contradicted: some λ > 0 helps",
+        (unclear, worse, worse): "the data neither confirm nor reverse the study's conclusion",
+        (unclear, unclear, unclear): "the data neither confirm nor reverse the study's conclusion",
+    }
+    for comparisons, start in cases.items():
+        text = _claim(dict(zip(("0.0001", "0.001", "0.01"), comparisons)))
+        assert text.startswith(start + " (λ = 0.0001 "), text

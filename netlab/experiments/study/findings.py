@@ -119,8 +119,10 @@ def _claim(cs: dict[str, Comparison]) -> str:
     words = ", ".join(f"λ = {lam} {c.verdict}" for lam, c in cs.items())
     if all(c.direction < 0 for c in cs.values()):
         return f"the study's conclusion holds ({words})"
+    if all(c.direction > 0 for c in cs.values()):
+        return f"the study's conclusion is reversed: every λ > 0 helps ({words})"
     if any(c.direction > 0 for c in cs.values()):
-        return f"the study's conclusion is reversed ({words})"
+        return f"the study's conclusion is contradicted: some λ > 0 helps ({words})"
     return f"the data neither confirm nor reverse the study's conclusion ({words})"
 
 
@@ -214,7 +216,7 @@ def relu_batch128(results: Results) -> list[str]:
             parts.append(
                 f"{protocol} protocol {fast.split(',')[0]}: validation {pts(f)}% (seeds "
                 f"{100 * min(f):.2f}–{100 * max(f):.2f}%) at batch 128 vs {pts(s)}% at batch 1, "
-                f"difference {ci(c)} points: batch 128 is **{c.verdict}**"
+                f"difference {ci(c)} points; batch 128 vs batch 1: **{c.verdict}**"
             )
     if not parts:
         return []
