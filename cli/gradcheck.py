@@ -79,7 +79,10 @@ def gradcheck(
 
 
 def _print_entries(report: Any) -> None:
-    """The --paper table: the study's Figure 3 entries, then the O(eps^2) verdict."""
+    """The --paper table: the study's Figure 3 entries, then the O(eps^2) verdict. Differences
+    show only the digits above the float64 rounding of the central difference."""
+    from netlab.training.gradcheck_paper import to_resolution
+
     console.print(
         table(
             f"Numerical approximation (eps = {report.epsilon:g}, "
@@ -101,7 +104,7 @@ def _print_entries(report: Any) -> None:
                     f"{e.parameter}{list(e.index)}",
                     f"{e.analytic:.6e}",
                     f"{e.numeric:.6e}",
-                    f"{e.difference:.2e}",
+                    to_resolution(e.difference, e.resolution),
                     f"{e.study_difference:.2e}",
                 ]
                 for e in report.entries

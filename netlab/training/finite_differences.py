@@ -12,6 +12,11 @@ from ..nn.arrays import Array
 from ..nn.layers import MLP
 from ..nn.losses import objective_scale, softmax_cross_entropy
 
+# Rounding of the float64 objective, in units in its last place: its dot products sum in an order
+# that depends on the BLAS kernel (an AMD EPYC and an Intel Xeon gave central differences 2e-13
+# apart at eps 1e-2, about 2 ulps of the loss); 16 ulps is the resolution a difference is read to.
+ROUNDING_ULPS = 16
+
 
 def objective(
     model: MLP, x: Array, labels: Array, loss_norm: str = "batch", l2: float = 0.0
@@ -52,6 +57,22 @@ def numeric_derivative(
     l2: float,
 ) -> float:
     """Central difference of the objective with respect to one parameter entry (restored after)."""
+    return central_difference(model, name, index, x, labels, eps, loss_norm, l2)[0]
+
+
+def central_difference(
+    model: MLP,
+    name: str,
+    index: tuple[int, ...],
+    x: Array,
+    labels: Array,
+    eps: float,
+    loss_norm: str,
+    l2: float,
+) -> tuple[float, float]:
+    """(f(p + eps) - f(p - eps)) / (2 eps) for one entry, and its rounding resolution: ROUNDING_ULPS
+    units in the last place of f, divided by 2 eps. Digits of the derivative below the resolution
+    are rounding, which differs between CPUs and BLAS kernels (other summation orders)."""
     p = model.params[name]
     original = p[index].copy()
     try:
@@ -61,7 +82,8 @@ def numeric_derivative(
         f_minus = objective(model, x, labels, loss_norm, l2)
     finally:
         p[index] = original
-    return (f_plus - f_minus) / (2.0 * eps)
+    ulp = math.ulp(max(abs(f_plus), abs(f_minus)))
+    return (f_plus - f_minus) / (2.0 * eps), ROUNDING_ULPS * ulp / (2.0 * eps)
 
 
 def check_settings(model: MLP, eps: float, max_entries: int = 0, l2: float = 0.0) -> None:

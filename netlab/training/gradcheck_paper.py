@@ -3,6 +3,7 @@ eps 1e-2, on one training image per class (the examples every `netlab gradcheck`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 from ..errors import GradcheckError
 from ..nn.arrays import Array
 from ..nn.layers import MLP
-from .finite_differences import analytic_gradients, check_settings, numeric_derivative
+from .finite_differences import analytic_gradients, central_difference, check_settings
 
 # The study's Figure 3: (layer, entry, netlab parameter, index, the study's difference).
 PAPER_ENTRIES = (
@@ -34,6 +35,7 @@ class EntryCheck:
     layer: str = ""
     entry: str = ""
     study_difference: float | None = None
+    resolution: float = 0.0  # rounding resolution of `numeric` (finite_differences.ROUNDING_ULPS)
 
 
 def paper_entries(
@@ -57,9 +59,23 @@ def paper_entries(
     out = []
     for layer, entry, name, index, study in PAPER_ENTRIES:
         a = float(grads[name][index])
-        n = numeric_derivative(model, name, index, x, labels, eps, loss_norm, l2)
-        out.append(EntryCheck(name, index, a, n, n - a, layer, entry, study))
+        n, resolution = central_difference(model, name, index, x, labels, eps, loss_norm, l2)
+        out.append(EntryCheck(name, index, a, n, n - a, layer, entry, study, resolution))
     return out
+
+
+def to_resolution(value: float, resolution: float) -> str:
+    """`value` with only the significant digits that stand above `resolution` (at most 3), so the
+    text is the same on every CPU: -3.39e-11 at resolution 1.4e-12 reads '-3e-11'; a value
+    below 10x the resolution reads '< 2e-11' (the bound rounded up)."""
+    if not resolution > 0:
+        return f"{value:.2e}"
+    digits = min(3, math.floor(math.log10(abs(value) / resolution))) if value else 0
+    if digits >= 1:
+        return f"{value:.{digits - 1}e}"
+    exponent = math.floor(math.log10(10 * resolution))
+    mantissa = math.ceil(10 * resolution / 10**exponent - 1e-9)
+    return f"< {mantissa}e{exponent:+03d}" if mantissa < 10 else f"< 1e{exponent + 1:+03d}"
 
 
 def one_per_class(

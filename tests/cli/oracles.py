@@ -222,6 +222,8 @@ def experiment_ok(raw: Any) -> tuple[bool, int]:
     grid_lists = _flat(grid) if "grid" in raw else {}
     if grid_lists is None or any(not isinstance(v, list) or not v for v in grid_lists.values()):
         return False, 0
+    if "grid" in raw and not grid_lists:  # e.g. grid = {model = {}}: tables but no list
+        return False, 0
     size = math.prod(len(v) for v in grid_lists.values()) if grid_lists else 0
     runs = max(len(listed) + size, 1) * len(seeds)
     if runs > limit:

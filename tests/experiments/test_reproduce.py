@@ -169,13 +169,24 @@ def test_rerun_resumes_without_training(reproduced, study_dir):
     assert f"`{record['command']}` (started {record['started']}): 76 runs in" in before
 
 
+def _no_measuring(*args, **kwargs):
+    raise AssertionError("--report-only measured something instead of reading the archive")
+
+
 def test_committed_report_is_what_its_committed_archive_renders(tmp_path, monkeypatch):
     """docs/reproduction.md is exactly what `netlab reproduce --report-only` renders from the
-    archive committed beside it (docs/reproduction/runs/): every number in it is recomputable from
-    committed files, and the full-length runs behind it are 5 seeds of all 190 distinct runs."""
+    archive committed beside it (docs/reproduction/runs/): every number in it is read from
+    committed files (none is recomputed, so the page is the same on every CPU and BLAS), and the
+    full-length runs behind it are 5 seeds of all 190 distinct runs."""
+    from netlab.experiments.study import archive, measurements
+
     committed = ROOT / "docs" / "reproduction.md"
     shutil.copytree(ROOT / "docs" / "reproduction" / "runs", tmp_path / "reproduction" / "runs")
     monkeypatch.chdir(ROOT)  # the report names the experiment files relative to the checkout
+    for module, name in ((measurements, "measure"), (archive, "init_saturation"),
+                         (archive, "sample_inputs")):  # fmt: skip
+        monkeypatch.setattr(module, name, _no_measuring)
+    monkeypatch.setattr("netlab.training.gradcheck.check_model", _no_measuring)
     result = reproduce(experiments_dir=Path("configs") / "experiments",
                        out_dir=tmp_path / "no-runs", report=tmp_path / "reproduction.md",
                        report_only=True)  # fmt: skip
@@ -205,3 +216,57 @@ def test_bad_inputs_fail_before_any_run(tmp_path, study_dir):
     with pytest.raises(ConfigError, match="must be a Markdown file"):
         reproduce(experiments_dir=broken, out_dir=tmp_path / "o", report=tmp_path / "r.txt")
     assert not (tmp_path / "out").exists() and not (tmp_path / "o").exists()
+
+
+def test_archived_measurements_are_what_this_machine_measures_within_tolerance():
+    """The committed gradient check and saturation shares were measured on one CPU; recomputed
+    here (any CPU, any BLAS threads) they agree within the rounding the report shows them to:
+    backprop and numerical derivatives to 1e-9 relative, differences to 10 resolutions, and the
+    saturation shares to 1e-3 (a pre-activation within rounding of +-2.65 may flip)."""
+    from netlab.experiments.study.measurements import measure, read_measurements
+
+    archived = read_measurements(ROOT / "docs" / "reproduction" / "runs")
+    fresh = measure(archived["init_saturation"]["seeds"])
+    for a, f in zip(archived["gradcheck"]["entries"], fresh["gradcheck"]["entries"], strict=True):
+        assert (a["parameter"], a["index"]) == (f["parameter"], list(f["index"]))
+        assert f["analytic"] == pytest.approx(a["analytic"], rel=1e-9)
+        assert f["numeric"] == pytest.approx(a["numeric"], rel=1e-9)
+        assert abs(f["difference"] - a["difference"]) <= 10 * a["resolution"]
+    for init in ("normal", "xavier"):
+        assert fresh["init_saturation"][init] == pytest.approx(
+            archived["init_saturation"][init], abs=1e-3
+        )
+    assert archived["environment"]["cpu"] and archived["environment"]["git_commit"]
+
+
+def test_report_only_without_measurements_fails_in_one_line(reproduced, study_dir, tmp_path):
+    """An archive without (or with a damaged) measurements.json: a ConfigError naming the fix,
+    and the report already there is left as it was."""
+    _, report = reproduced
+    before = report.read_text()
+    measured = report.with_suffix("") / "runs" / "measurements.json"
+    kept = measured.read_bytes()
+    try:
+        for damage in (None, b'{"gradcheck": ', b'{"gradcheck": {}}'):
+            measured.unlink(missing_ok=True)
+            if damage is not None:
+                measured.write_bytes(damage)
+            with pytest.raises(ConfigError, match="without --report-only") as info:
+                reproduce(experiments_dir=study_dir / "configs" / "experiments",
+                          out_dir=study_dir / "runs", report=report, report_only=True)  # fmt: skip
+            assert "\n" not in str(info.value) and report.read_text() == before
+    finally:
+        measured.write_bytes(kept)
+
+
+def test_gradcheck_differences_show_only_digits_above_their_resolution():
+    """The W1[21, 9] difference measured on an AMD EPYC (-3.39e-11) and on an Intel Xeon
+    (-3.41e-11), at the resolution of the float64 central difference there (1.42e-12), print alike;
+    values near the resolution print as a bound."""
+    from netlab.training.gradcheck_paper import to_resolution
+
+    assert to_resolution(-3.39e-11, 1.42e-12) == to_resolution(-3.41e-11, 1.42e-12) == "-3e-11"
+    assert to_resolution(-4.9012e-7, 1.42e-12) == "-4.90e-07"  # at most 3 digits
+    assert to_resolution(3.4e-10, 1.42e-12) == "3.4e-10"
+    assert to_resolution(1.0e-12, 1.42e-12) == to_resolution(-1.3e-11, 1.42e-12) == "< 2e-11"
+    assert to_resolution(0.0, 9.6e-13) == "< 1e-11"

@@ -69,5 +69,5 @@ def test_l2_conclusion_wording_follows_every_interval():
         (unclear, unclear, unclear): "the data neither confirm nor reverse the study's conclusion",
     }
     for comparisons, start in cases.items():
-        text = _claim(dict(zip(("0.0001", "0.001", "0.01"), comparisons)))
+        text = _claim(dict(zip(("0.0001", "0.001", "0.01"), comparisons, strict=True)))
         assert text.startswith(start + " (λ = 0.0001 "), text

@@ -85,7 +85,8 @@ def init_saturation(init: str, seeds: list[int], pixels: np.ndarray) -> list[flo
 
 
 def environment() -> dict[str, Any]:
-    """Versions, BLAS and the git commit of the code that is running (recorded per invocation)."""
+    """Versions, BLAS, the CPU and the git commit of the code that is running (recorded per
+    invocation and with the archived measurements)."""
     blas = {}
     try:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
@@ -96,8 +97,20 @@ def environment() -> dict[str, Any]:
         "numpy": np.__version__,
         "blas": f"{blas.get('name', '?')} {blas.get('version', '')}".strip(),
         "machine": platform.machine(),
+        "cpu": cpu_model(),
         "git_commit": git_commit(),
     }
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), else what platform reports."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
 
 
 def git_commit() -> str | None:

@@ -90,23 +90,27 @@ def _collect(study: Study, archive_dir: Path, device: str, blas_threads: int) ->
     """Copies for the runs shared between experiments, each experiment's table, and the archive
     of every finished run's small files; returns how many runs were copied."""
     from .archive import archive
+    from .measurements import write_measurements
 
     copied = share_runs(study, device, blas_threads)
     for key, exp in study.experiments.items():
         write_results(exp, study.specs[key], study.out_dir / slug(exp.name))
     archive(study, archive_dir)
+    write_measurements(archive_dir, sorted({s.seed for s in study.unique_specs()}) or [0])
     return copied
 
 
 def _render(study: Study, report: Path, archive_dir: Path) -> dict:
     from ...files.atomic import atomic_write
     from .figures import draw_figures
+    from .measurements import read_measurements
     from .report import render_report
     from .results import load_results
 
     results = load_results(archive_dir, study.experiments)
+    measured = read_measurements(archive_dir)
     figures = draw_figures(results, report.with_suffix(""))
-    text = render_report(study, results, figures, report, read_invocations(archive_dir))
+    text = render_report(study, results, figures, report, read_invocations(archive_dir), measured)
     atomic_write(report, lambda f: f.write(text.encode()), force=True)
     return figures
 
