@@ -221,6 +221,17 @@ def _run(cfg: Any, run_config: Any, run_dir: Path, point: Any, p: dict[str, Any]
                     run_dir=run_dir, resume=point if point is not None else False, on_start=start,
                 )  # fmt: skip
             paths = write_run(run_dir, result, started=started, force=True)
+        except Exception as exc:  # a sticky CUDA fault, or any CuPy/CUDA error: say how to resume
+            from netlab.cuda.fault import gpu_failure
+
+            failure = gpu_failure(exc)
+            if failure is None:
+                raise
+            note = interrupted_note(run_dir, cfg, bool(taken), point).replace(
+                "interrupted", "stopped", 1
+            )
+            failure.args = (f"{failure}; {note} (with --device cpu too)",)
+            raise failure from None
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (signals.py): exit 130 or 143
             note = interrupted_note(run_dir, cfg, bool(taken), point)
             if terminated():

@@ -85,8 +85,10 @@ def _driver_line(cupy) -> Line:
         built = 0
     if version and built // 1000 > version // 1000:
         extra = extra_for(version) or "cuda12"
-        return Line("driver", f"{advice}; but this CuPy is built for CUDA {built // 1000}: "
-                              f'pip uninstall it, then pip install -e ".[{extra}]"', False)  # fmt: skip
+        fix = f'pip uninstall it, then pip install -e ".[{extra}]"'
+        return Line(
+            "driver", f"{advice}; but this CuPy is built for CUDA {built // 1000}: {fix}", False
+        )
     return Line("driver", advice, bool(version) and extra_for(version) is not None)
 
 

@@ -60,6 +60,18 @@ def lost(exc: BaseException) -> GPUStateLost:
     )
 
 
+def gpu_failure(exc: BaseException) -> GPUStateLost | None:
+    """The GPUStateLost a failed training becomes (sticky faults, and CuPy/CUDA errors that
+    reached the command), or None for any other error."""
+    if isinstance(exc, GPUStateLost):
+        return exc
+    if is_gpu_error(exc):
+        if any(name in str(exc) for name in STICKY):
+            return lost(exc)
+        return GPUStateLost(f"the GPU failed ({describe(exc)})")
+    return None
+
+
 def user_message(exc: BaseException) -> str:
     """The one line for a CuPy/CUDA exception that reached the CLI uncaught."""
     if any(name in str(exc) for name in STICKY):

@@ -3,8 +3,9 @@
 The kernels have been compiled without a GPU but run only where one is. So before graph mode
 trains, a short graph of the training plan (check_plan: CHECK_STEPS steps of its batch size, its
 partial last batch, its running metrics and per-batch callbacks) runs as a captured graph and as
-the eager CuPy path (cuBLAS) from the same state, which is restored afterwards; every parameter tensor's update (and the running loss sum)
-must agree to TOLERANCE relative to that tensor's largest update. Training falls back to eager
+the eager CuPy path (cuBLAS) from the same state, which is restored afterwards; every parameter
+tensor's update (and the running loss sum) must agree to TOLERANCE relative to that tensor's
+largest update. Training falls back to eager
 when they do not, or when compiling, capturing or launching fails (training/loop.py).
 """
 

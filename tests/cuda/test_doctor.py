@@ -112,5 +112,7 @@ def test_a_sticky_fault_in_the_graph_check_is_reported_not_raised(standin, monke
 
     monkeypatch.setattr(K, "Kernels", Faults)
     code, out, err = run(capsys)
-    assert code == 1 and "graph step    the graph-mode self-check fails: the GPU state is lost" in out
+    assert (
+        code == 1 and "graph step    the graph-mode self-check fails: the GPU state is lost" in out
+    )
     assert len(err.strip().splitlines()) == 1
