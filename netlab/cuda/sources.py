@@ -31,8 +31,9 @@ class Variant:
 
     fmad: let NVRTC contract a multiply and an add into one FMA (faster, rounds once instead of
         twice, so further from the NumPy path's separately rounded products and sums).
-    tile: GEMM tile edge, 16 or 8 (8: four times the blocks for skinny shapes, e.g. the
-        baseline's first layer at batch 128 runs 8 x 4 = 32 blocks of 16 x 16 on 132 SMs).
+    tile: GEMM tile edge, 16, 8 or 32 (8: four times the blocks for skinny shapes, e.g. the
+        baseline's first layer at batch 128 runs 8 x 4 = 32 blocks of 16 x 16 on 132 SMs; 32:
+        a wider tile, a quarter of the k-tile iterations and 1,024 threads per block).
     coalesced: load the transposed operand of the dW and dx GEMMs so that neighbouring threads
         read neighbouring addresses (the default reads them with a stride of a layer width).
     parallel_column_sum: bias gradients with 8 threads per column instead of one.
@@ -44,12 +45,13 @@ class Variant:
     parallel_column_sum: bool = False
 
     def __post_init__(self) -> None:
-        if self.tile not in (8, 16):
-            raise ValueError(f"tile must be 8 or 16; got {self.tile}")
+        if self.tile not in (8, 16, 32):
+            raise ValueError(f"tile must be 8, 16 or 32; got {self.tile}")
 
     @property
     def name(self) -> str:
-        parts = [("fmad", self.fmad), ("tile8", self.tile == 8), ("coalesced", self.coalesced),
+        parts = [("fmad", self.fmad), ("tile8", self.tile == 8), ("tile32", self.tile == 32),
+                 ("coalesced", self.coalesced),
                  ("parallel-colsum", self.parallel_column_sum)]  # fmt: skip
         return "+".join(p for p, on in parts if on) or "default"
 
@@ -60,7 +62,7 @@ class Variant:
         return (f"--fmad={'true' if self.fmad else 'false'}", "-ftz=true", "--std=c++17")
 
 
-_EACH = (Variant(), Variant(fmad=True), Variant(tile=8), Variant(coalesced=True),
+_EACH = (Variant(), Variant(fmad=True), Variant(tile=8), Variant(tile=32), Variant(coalesced=True),
          Variant(parallel_column_sum=True), Variant(True, 8, True, True))  # fmt: skip
 VARIANTS = {v.name: v for v in _EACH}  # benchmarks/gpu.py --variants compares these
 
