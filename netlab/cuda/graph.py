@@ -135,6 +135,7 @@ class GraphEpoch:
         self.buffers = StepBuffers.allocate(
             cp, model, optimizer, X, y, n_train, self.batch,
             objective_scale(loss_norm, model.sizes[-1]), running=running,
+            split=self.kernels.variant.split_k,
         )  # fmt: skip
         self.perm, self.lr = self.buffers.perm, self.buffers.lr  # refreshed before each epoch
         self.stream = cp.cuda.Stream(non_blocking=True)

@@ -131,7 +131,9 @@ def cuda_available() -> bool:
     return True
 
 
-_PROBED: set[tuple[int, int]] = set()  # (the cupy module, device index) whose probe passed
+# (the cupy module, device index) whose probe passed; the module itself, not its id, which a
+# later module could reuse.
+_PROBED: set[tuple[Any, int]] = set()
 
 
 def get_backend(device: str = "cpu", dtype: str | Any = "float32", probe: bool = True) -> Backend:
@@ -167,9 +169,9 @@ def get_backend(device: str = "cpu", dtype: str | Any = "float32", probe: bool =
         raise BackendError(
             f"cannot use GPU cuda:{index} ({type(exc).__name__}: {exc}); pick another --device"
         ) from None
-    if probe and (id(cupy), index) not in _PROBED:
+    if probe and (cupy, index) not in _PROBED:
         from ..cuda.probe import probe as probe_gpu
 
         probe_gpu(cupy, f"cuda:{index}")
-        _PROBED.add((id(cupy), index))
+        _PROBED.add((cupy, index))
     return Backend("cuda", cupy, f"cuda:{index}", dt)

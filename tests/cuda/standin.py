@@ -12,6 +12,7 @@ only CUDA's tanh and exp differ from NumPy's (within 2 ulp).
 
 from __future__ import annotations
 
+import math
 import types
 
 import numpy as np
@@ -271,7 +272,7 @@ class ReferenceKernels:
         self.launched.append((name, key))
 
     def gemm(self, *, act, epi, gather, trans, A, perm, base, offset, sa, B, sb, C, ldc, E, m, n,
-             k, Z=None):  # fmt: skip
+             k, Z=None, work=None):  # fmt: skip
         # The layout a key declares is the one its strides have (the coalescing variant needs it).
         assert (sa[0] if trans == S.TRANS_A else sa[1]) == 1, (trans, sa)
         assert (sb[0] if trans == S.TRANS_B else sb[1]) == 1, (trans, sb)
@@ -284,9 +285,17 @@ class ReferenceKernels:
             rl = perm[p0 + ll] if gather == S.GATHER_COLS else ll
             a = _ftz(A.reshape(-1)[ri[:, None] * sa[0] + rl[None, :] * sa[1]])
             b = _ftz(B.reshape(-1)[ll[:, None] * sb[0] + j[None, :] * sb[1]])
+            split = S.split_of(self.variant, gather)
+            tile = self.variant.tile
+            kc = k if split == 1 else math.ceil(math.ceil(k / split) / tile) * tile  # the kernel's
             acc = np.zeros((m, n), self.dtype)
-            for q in range(k):  # one accumulator per output, products added in order of l
-                acc = _ftz(acc + _ftz(a[:, q, None] * b[None, q, :]))
+            for z in range(split):  # a split-k GEMM: each range in order, then ranges in order
+                part = np.zeros((m, n), self.dtype)
+                for q in range(z * kc, min(k, (z + 1) * kc)):  # products added in order of l
+                    part = _ftz(part + _ftz(a[:, q, None] * b[None, q, :]))
+                acc = part if z == 0 else _ftz(acc + part)
+            if split > 1:
+                assert work is not None and work.shape[0] == split
             f, df = _act(act, self.slope)
             at = i[:, None] * ldc + j[None, :]
             if epi == S.EPI_STORE:
