@@ -9,7 +9,9 @@ Cases: the study's baseline (784-50-50-10 tanh, batch 128, 375 steps per epoch) 
 after a warm-up epoch, the median of --epochs device-synchronized epochs is reported (training
 only, no evaluation). TFLOP/s count the multiply-adds the code does (netlab.cuda.graph.step_macs:
 forward and dW for every layer, dx for all but the first), 2 FLOPs each. The baseline is also
-trained for 100 epochs in graph mode to report its test accuracy.
+trained for 100 epochs as a user trains it (graph mode where it applies, not forced) to report its
+test accuracy. The JSON file (--json) is rewritten after every section, with each failed section's
+error under "errors", so a failed or timed-out section leaves the others.
 --variants: the baseline in graph mode once per kernel variant (netlab.cuda.sources.VARIANTS:
 FMA on, 8 x 8 tiles, coalesced transposed loads, parallel column sums, all of them), each with
 the self-check's verdict against eager. --sweep: graph vs eager per step size, to place
@@ -179,8 +181,9 @@ def matmul_ceiling(size: int = 8192, repeats: int = 10) -> float:
     """TFLOP/s of a cuBLAS fp32 size^3 matmul (CuPy; TF32 off by default)."""
     import cupy as cp
 
-    a = cp.random.standard_normal((size, size), dtype=cp.float32)
-    b = cp.random.standard_normal((size, size), dtype=cp.float32)
+    rng = np.random.default_rng(0)  # on the host: no cuRAND needed
+    a = cp.asarray(rng.standard_normal((size, size), dtype=np.float32))
+    b = cp.asarray(rng.standard_normal((size, size), dtype=np.float32))
     c = a @ b
     cp.cuda.get_current_stream().synchronize()
     times = []
@@ -193,17 +196,22 @@ def matmul_ceiling(size: int = 8192, repeats: int = 10) -> float:
 
 
 def baseline_accuracy(source: str) -> dict:
-    """The baseline config for 100 epochs in graph mode on the GPU: test accuracy and time."""
+    """The baseline config for 100 epochs on the GPU as a user trains it (graph mode where it
+    applies, not forced: a fallback to eager is recorded, not an error): test accuracy, time."""
     from netlab.config import Config, with_overrides
+    from netlab.training.progress import Notice
     from netlab.training.run import train
 
     if source == "synthetic":
         return {}
-    result = train(with_overrides(Config(), {"data.source": source}), device="cuda", graph=True)
+    notes: list[str] = []
+    seen = lambda e: notes.append(e.text) if isinstance(e, Notice) else None  # noqa: E731
+    result = train(with_overrides(Config(), {"data.source": source}), device="cuda", progress=seen)
     return {
         "test_accuracy": result.test.accuracy,
         "best_epoch": result.fit.best_epoch,
         "fit_seconds": result.fit.seconds,
+        "mode": "eager (" + "; ".join(notes) + ")" if notes else "graph mode",
     }
 
 
@@ -241,7 +249,15 @@ def run_variants(args, X, y, results: dict) -> None:
         epoch, sync = netlab_runner(case, X, y, True, variant, verdict)
         rows[name] = timed("variant", f"netlab graph {name}", case, X, epoch, sync, args.epochs)
         rows[name]["self_check"] = verdict["self_check"] or "matches eager"
-    results["variants"] = rows
+        results["variants"] = rows
+    results["fastest_variant"] = fastest_variant(rows)
+
+
+def fastest_variant(rows: dict) -> str | None:
+    """The variant to train with, picked by measurement: the fastest whose self-check matches
+    eager (None when none does). "netlab eager" (cuBLAS) is the comparison in the cases."""
+    ok = {k: r["seconds_per_epoch"] for k, r in rows.items() if r["self_check"] == "matches eager"}
+    return min(ok, key=ok.get) if ok else None
 
 
 def run_sweep(args, X, y, results: dict) -> None:
@@ -263,26 +279,49 @@ def run_sweep(args, X, y, results: dict) -> None:
     results["sweep"] = rows
 
 
+def sections(args, X, y, source: str, have_torch: bool) -> list:
+    """(name, run(results)) of every section asked for, in the order they run."""
+    out = [("cublas_ceiling", lambda r: r.update(cublas_fp32_8192_tflops=matmul_ceiling())),
+           ("cases", lambda r: run_cases(args, X, y, r, have_torch))]  # fmt: skip
+    if args.variants:
+        out.append(("variants", lambda r: run_variants(args, X, y, r)))
+    if args.sweep:
+        out.append(("sweep", lambda r: run_sweep(args, X, y, r)))
+    if not args.skip_accuracy:
+        out.append(("accuracy", lambda r: r.update(baseline_100_epochs=baseline_accuracy(source))))
+    return out
+
+
+def run_sections(todo: list, results: dict, path: str | None) -> None:
+    """Run each section; a failure is recorded in results["errors"] and the others still run.
+    The JSON file is rewritten after every section, so a section the caller's timeout kills
+    leaves the earlier ones on disk."""
+    results.setdefault("errors", {})
+    for name, run in todo:
+        started = time.perf_counter()
+        try:
+            run(results)
+        except Exception as exc:  # any failure of one section: record it, go on with the next
+            text = " ".join(str(exc).split())[:300]
+            results["errors"][name] = f"{type(exc).__name__}: {text}"
+            print(f"error in section {name}: {results['errors'][name]}", file=sys.stderr)
+        results.setdefault("section_seconds", {})[name] = time.perf_counter() - started
+        if path:
+            with open(path, "w") as f:
+                json.dump(results, f, indent=2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=7)
-    parser.add_argument("--json", default=None, help="also write the results to this file")
+    parser.add_argument("--json", default=None, help="write the results here after every section")
     parser.add_argument("--data", default="fashion-mnist", choices=("fashion-mnist", "synthetic"))
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--variants", action="store_true", help="compare the kernel variants")
     parser.add_argument("--sweep", action="store_true", help="graph vs eager per step size")
     args = parser.parse_args()
-    try:
-        import cupy
-    except ImportError:
-        fail("benchmarks/gpu.py needs CuPy (cupy is missing); pip install -e '.[cuda]'")
-    try:
-        gpus = cupy.cuda.runtime.getDeviceCount()
-    except Exception as exc:  # no driver: CUDARuntimeError
-        fail(f"benchmarks/gpu.py needs a CUDA GPU; none is visible ({type(exc).__name__})")
-    if gpus < 1:
-        fail("benchmarks/gpu.py needs a CUDA GPU; none is visible")
+    cupy = gpu_or_exit()
     try:
         import torch
 
@@ -306,39 +345,55 @@ def main() -> None:
         "data": source,
         "cases": {},
     }
-    results["cublas_fp32_8192_tflops"] = matmul_ceiling()
-    run_cases(args, X, y, results, have_torch)
-    if args.variants:
-        run_variants(args, X, y, results)
-    if args.sweep:
-        run_sweep(args, X, y, results)
-    if not args.skip_accuracy:
-        results["baseline_graph_100_epochs"] = baseline_accuracy(source)
+    run_sections(sections(args, X, y, source, have_torch), results, args.json)
     summarize(results)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+
+
+def gpu_or_exit():
+    """CuPy with a visible GPU, or exit 2 with one line."""
+    try:
+        import cupy
+    except ImportError:
+        fail("benchmarks/gpu.py needs CuPy (cupy is missing); pip install -e '.[cuda12]' or "
+             "'.[cuda13]' (netlab doctor says which)")  # fmt: skip
+    try:
+        gpus = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # no driver: CUDARuntimeError
+        fail(f"benchmarks/gpu.py needs a CUDA GPU; none is visible ({type(exc).__name__})")
+    if gpus < 1:
+        fail("benchmarks/gpu.py needs a CUDA GPU; none is visible")
+    return cupy
 
 
 def summarize(results: dict) -> None:
-    base = {k: v["seconds_per_epoch"] for k, v in results["cases"]["baseline"].items()}
-    print(f"\ncuBLAS fp32 8192^3: {results['cublas_fp32_8192_tflops']:.1f} TFLOP/s")
-    if "PyTorch CUDA graph" in base:
+    """The headline ratios of whatever sections finished."""
+    base = {k: v["seconds_per_epoch"] for k, v in results["cases"].get("baseline", {}).items()}
+    ceiling = results.get("cublas_fp32_8192_tflops")
+    if ceiling:
+        print(f"\ncuBLAS fp32 8192^3: {ceiling:.1f} TFLOP/s")
+    if "PyTorch CUDA graph" in base and "netlab graph" in base:
         print(
             f"baseline: netlab graph is {base['PyTorch CUDA graph'] / base['netlab graph']:.2f}x "
             f"PyTorch's CUDA graph speed and {base['PyTorch eager'] / base['netlab graph']:.1f}x "
             "PyTorch eager's"
         )
-    if "large" in results["cases"]:
+    if ceiling and "netlab eager" in results["cases"].get("large", {}):
         large = results["cases"]["large"]["netlab eager"]["tflops"]
-        print(f"large: netlab at {100 * large / results['cublas_fp32_8192_tflops']:.0f}% of the "
-              "cuBLAS fp32 ceiling")  # fmt: skip
+        print(f"large: netlab at {100 * large / ceiling:.0f}% of the cuBLAS fp32 ceiling")
     for name, row in results.get("variants", {}).items():
-        speed = base["netlab graph"] / row["seconds_per_epoch"]
-        print(f"variant {name}: {speed:.2f}x the default's speed; self-check: {row['self_check']}")
-    if results.get("baseline_graph_100_epochs"):
-        acc = results["baseline_graph_100_epochs"]["test_accuracy"]
-        print(f"baseline, 100 epochs in graph mode: test accuracy {100 * acc:.2f}%")
+        if "netlab graph" in base:
+            speed = base["netlab graph"] / row["seconds_per_epoch"]
+            print(f"variant {name}: {speed:.2f}x the default's speed; self-check: "
+                  f"{row['self_check']}")  # fmt: skip
+    if results.get("fastest_variant"):
+        print(f"fastest variant that matches eager: {results['fastest_variant']}")
+    if results.get("baseline_100_epochs"):
+        acc = results["baseline_100_epochs"]
+        print(
+            f"baseline, 100 epochs ({acc['mode']}): test accuracy {100 * acc['test_accuracy']:.2f}%"
+        )
+    for name, text in results.get("errors", {}).items():
+        print(f"section {name} failed: {text}")
 
 
 if __name__ == "__main__":

@@ -129,6 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:  # also CuPy's OutOfMemoryError
         error("out of memory; use smaller layers, a smaller batch or another device")
         code = 1
+    except Exception as e:  # a CuPy or CUDA error no command turned into a NetlabError
+        from netlab.cuda.fault import is_gpu_error, user_message
+
+        if not is_gpu_error(e):
+            raise
+        error(user_message(e))
+        code = 1
     except BrokenPipeError:  # output piped into a reader that stopped (e.g. `| head`)
         code = 0
     if argv is None:

@@ -221,6 +221,8 @@ def _run(cfg: Any, run_config: Any, run_dir: Path, point: Any, p: dict[str, Any]
                     run_dir=run_dir, resume=point if point is not None else False, on_start=start,
                 )  # fmt: skip
             paths = write_run(run_dir, result, started=started, force=True)
+        except Exception as exc:  # a sticky CUDA fault, or any CuPy/CUDA error: say how to resume
+            raise _gpu_failure(exc, run_dir, cfg, bool(taken), point) from None
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (signals.py): exit 130 or 143
             note = interrupted_note(run_dir, cfg, bool(taken), point)
             if terminated():
@@ -229,6 +231,19 @@ def _run(cfg: Any, run_config: Any, run_dir: Path, point: Any, p: dict[str, Any]
             error.exit_code = exit_code()
             raise error from None
     _report(paths, p["json_out"])
+
+
+def _gpu_failure(exc: Exception, run_dir: Path, cfg: Any, taken: bool, point: Any) -> Exception:
+    """A GPU failure as one line that says where the run stands and how to resume it (the last
+    per-epoch checkpoint is intact; --resume works on the CPU too); any other error as it was."""
+    from netlab.cuda.fault import gpu_failure
+
+    failure = gpu_failure(exc)
+    if failure is None:
+        return exc
+    note = interrupted_note(run_dir, cfg, taken, point).replace("interrupted", "stopped", 1)
+    failure.args = (f"{failure}; {note} (with --device cpu too)",)
+    return failure
 
 
 def _report(paths: dict[str, Any], json_out: bool) -> None:

@@ -50,6 +50,8 @@ def diagnose(device: str = "cuda") -> Diagnosis:
     d.lines.append(Line("CuPy", cupy.__version__ if cupy else "not installed"))
     if cupy is not None:
         d.lines += _cuda_versions(cupy)
+    if device.strip().lower() != "cpu":
+        d.lines.append(_driver_line(cupy))
     try:
         backend = get_backend(device, "float32")
     except BackendError as exc:
@@ -63,6 +65,31 @@ def diagnose(device: str = "cuda") -> Diagnosis:
     d.lines += _gpus(cupy)
     d.lines += _graph_lines(d, backend)
     return d
+
+
+def _driver_line(cupy) -> Line:
+    """Which CUDA major version the driver supports and which install extra fits it; whether the
+    installed CuPy was built for a newer CUDA than the driver runs."""
+    from .driver import driver_advice, driver_cuda_version, extra_for
+
+    version = driver_cuda_version()
+    if not version and cupy is not None:
+        try:
+            version = int(cupy.cuda.runtime.driverGetVersion())
+        except Exception:  # no driver: CUDARuntimeError
+            version = 0
+    advice = driver_advice(version)
+    try:
+        built = int(cupy.cuda.runtime.runtimeGetVersion()) if cupy is not None else 0
+    except Exception:  # CuPy without its CUDA runtime
+        built = 0
+    if version and built // 1000 > version // 1000:
+        extra = extra_for(version) or "cuda12"
+        fix = f'pip uninstall it, then pip install -e ".[{extra}]"'
+        return Line(
+            "driver", f"{advice}; but this CuPy is built for CUDA {built // 1000}: {fix}", False
+        )
+    return Line("driver", advice, bool(version) and extra_for(version) is not None)
 
 
 def _cuda_versions(cupy) -> list[Line]:
@@ -96,6 +123,7 @@ def _graph_lines(d: Diagnosis, backend) -> list[Line]:
     network: 3 captured steps against eager CuPy."""
     from ..nn.layers import MLP
     from ..nn.optimizers import SGD
+    from .fault import GPUStateLost
     from .kernels import Kernels
     from .selfcheck import CHECK_STEPS, self_check
     from .step import gemm_keys
@@ -114,7 +142,10 @@ def _graph_lines(d: Diagnosis, backend) -> list[Line]:
     rows = 16 * CHECK_STEPS
     X = backend.asarray(rng.standard_normal((rows, 64)), dtype=backend.dtype)
     y = backend.asarray(rng.integers(0, 10, rows).astype(np.int64))
-    cause = self_check(model, opt, X, y, np.arange(rows), 16, "batch")
+    try:
+        cause = self_check(model, opt, X, y, np.arange(rows), 16, "batch")
+    except GPUStateLost as exc:  # a sticky fault in the check: nothing more runs on this GPU
+        cause = str(exc)
     if cause:
         d.graph_broken = f"the graph-mode self-check fails: {cause}"
         return [*lines, Line("graph step", d.graph_broken, False)]

@@ -116,10 +116,12 @@ class GraphEpoch:
         n_train: rows per epoch; batch_size, loss_norm: as in the config.
         running: also sum each batch's loss and hits before its update (train_metrics="running").
         variant: the kernels' build (sources.Variant); the default is what training uses.
+        chunk_steps: steps per captured graph (default CHUNK_STEPS; the self-check uses fewer).
     """
 
     def __init__(self, model, optimizer, X, y, n_train: int, batch_size: int, loss_norm: str,
-                 *, running: bool = False, variant: Variant | None = None):  # fmt: skip
+                 *, running: bool = False, variant: Variant | None = None,
+                 chunk_steps: int | None = None):  # fmt: skip
         from ..nn.losses import objective_scale
 
         cp = model.backend.xp
@@ -127,12 +129,13 @@ class GraphEpoch:
         self.n_train, self.n_rows = n_train, len(X)
         self.batch = min(batch_size, n_train)
         self.n_steps = math.ceil(n_train / self.batch)
-        self.schedule = chunk_schedule(n_train, self.batch, CHUNK_STEPS)
+        self.schedule = chunk_schedule(n_train, self.batch, chunk_steps or CHUNK_STEPS)
         act = model.activation
         self.kernels = K.Kernels(cp, model.backend.dtype, act.name, act.slope, optimizer, variant)
         self.buffers = StepBuffers.allocate(
             cp, model, optimizer, X, y, n_train, self.batch,
             objective_scale(loss_norm, model.sizes[-1]), running=running,
+            split=self.kernels.variant.split_k,
         )  # fmt: skip
         self.perm, self.lr = self.buffers.perm, self.buffers.lr  # refreshed before each epoch
         self.stream = cp.cuda.Stream(non_blocking=True)
@@ -188,13 +191,16 @@ class GraphEpoch:
             raise ValueError(f"order must hold row indices in [0, {self.n_rows})")
 
     def run(
-        self, order: np.ndarray, lr: float, on_batch: Callable[[int], None] | None = None
-    ) -> tuple[Any, Any] | None:
+        self, order: np.ndarray, lr: float, on_batch: Callable[[int], None] | None = None,
+        launched: list | None = None,
+    ) -> tuple[Any, Any] | None:  # fmt: skip
         """One epoch over the rows in `order` (host ints, e.g. a permutation of the training rows).
 
         on_batch(b) is called for every batch b in order once its graph replay is queued (as the
         eager CUDA path calls it once the batch's kernels are queued). Returns the epoch's
-        (loss sum, hits) as device scalars when built with running=True, else None.
+        (loss sum, hits) as device scalars when built with running=True, else None. `launched`
+        receives each graph's key just before it is launched (cuda/guard.py: from then on a
+        failure may have changed the weights).
         """
         self._check_order(order)
         if len(self.graphs) < len(self.schedule):
@@ -206,6 +212,8 @@ class GraphEpoch:
             for key, replays in self.schedule:
                 steps = key[0] + (key[1] > 0)
                 for _ in range(replays):
+                    if launched is not None:
+                        launched.append(key)
                     self.graphs[key].launch(self.stream)
                     for b in range(done, done + steps) if on_batch is not None else ():
                         on_batch(b)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .sources import Variant, gemm_source, module_sources
+from .sources import Variant, gemm_source, module_sources, split_of
 
 MAX_GRID_X = 2**31 - 1  # CUDA's launch limits on blocks per grid dimension
 MAX_GRID_Y = 65_535
@@ -67,6 +67,7 @@ class Kernels:
         self.variant = variant or Variant()
         self.optimizer = optimizer
         self._gemm: dict[tuple, Any] = {}
+        self._reduce: dict[tuple, Any] = {}  # split-k GEMMs' splitk_reduce (Variant.split_k)
         fixed = module_sources(self.dtype, optimizer, [], self.variant)
         small = self._module(fixed["small"])
         self._softmax = small.get_function("softmax_ce_grad")
@@ -80,30 +81,42 @@ class Kernels:
 
     def gemm_kernel(self, key: tuple) -> Any:
         if key not in self._gemm:
-            code = gemm_source(self.dtype, *key, variant=self.variant)
-            self._gemm[key] = self._module(code).get_function("gemm")
+            module = self._module(gemm_source(self.dtype, *key, variant=self.variant))
+            self._gemm[key] = module.get_function("gemm")
+            if split_of(self.variant, key[2]) > 1:
+                self._reduce[key] = module.get_function("splitk_reduce")
         return self._gemm[key]
 
     def compile(self, keys: list[tuple]) -> None:
         """Compile and load now: a module cannot be loaded while a stream is capturing."""
         for key in keys:
             self.gemm_kernel(key).compile()
+            if key in self._reduce:
+                self._reduce[key].compile()
         for fn in (self._softmax, self._column_sum, self._batch_stats, self._advance, self._update):
             fn.compile()
 
     def gemm(self, *, act, epi, gather, trans, A, perm, base, offset, sa, B, sb, C, ldc, E, m, n,
-             k, Z=None) -> None:  # fmt: skip
+             k, Z=None, work=None) -> None:  # fmt: skip
         """C = epilogue(A @ B) for the strided (and maybe permuted) operands of sources._GEMM;
         Z receives the pre-activation with EPI_BIAS_ACT_KEEP_Z. `trans` says which operand is
-        stored transposed (its rows contiguous), for the coalescing variant's loads."""
-        tile = self.variant.tile
+        stored transposed (its rows contiguous), for the coalescing variant's loads. A split-k
+        GEMM (sources.split_of) sums into `work` (split x m x ldc), then splitk_reduce."""
+        tile, key = self.variant.tile, (act, epi, gather, trans)
         i64, i32 = np.int64, np.int32
-        self.gemm_kernel((act, epi, gather, trans))(
-            gemm_grid(m, n, tile),
+        split = split_of(self.variant, gather)
+        Zp = C if Z is None else Z
+        self.gemm_kernel(key)(
+            gemm_grid(m, n, tile) if split == 1 else (*gemm_grid(m, n, tile), split),
             (tile, tile),
-            (A, perm, base, i64(offset), i64(sa[0]), i64(sa[1]), B, i64(sb[0]), i64(sb[1]), C,
-             i64(ldc), E, C if Z is None else Z, i32(m), i32(n), i32(k), self.slope),
+            (A, perm, base, i64(offset), i64(sa[0]), i64(sa[1]), B, i64(sb[0]), i64(sb[1]),
+             C if split == 1 else work, i64(ldc), E, Zp, i32(m), i32(n), i32(k), self.slope),
         )  # fmt: skip
+        if split > 1:
+            self._reduce[key](
+                (math.ceil(m * n / 256),), (256,),
+                (work, C, i64(ldc), E, Zp, i32(m), i32(n), self.slope),
+            )  # fmt: skip
 
     def softmax_ce_grad(self, z, labels, perm, base, offset, d, m, c, scale, stat=None) -> None:
         """d = (softmax(z) - onehot(labels[perm[base + offset + i]])) * scale, rows i < m; with

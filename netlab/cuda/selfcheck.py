@@ -1,9 +1,11 @@
 """Graph mode checks itself before it trains: a few captured steps against the eager path.
 
 The kernels have been compiled without a GPU but run only where one is. So before graph mode
-trains, CHECK_STEPS steps run as a captured graph and as the eager CuPy path (cuBLAS) from the same
-state, which is restored afterwards; every parameter tensor's update (and the running loss sum)
-must agree to TOLERANCE relative to that tensor's largest update. Training falls back to eager
+trains, a short graph of the training plan (check_plan: CHECK_STEPS steps of its batch size, its
+partial last batch, its running metrics and per-batch callbacks) runs as a captured graph and as
+the eager CuPy path (cuBLAS) from the same state, which is restored afterwards; every parameter
+tensor's update (and the running loss sum) must agree to TOLERANCE relative to that tensor's
+largest update. Training falls back to eager
 when they do not, or when compiling, capturing or launching fails (training/loop.py).
 """
 
@@ -13,6 +15,8 @@ import math
 from typing import Any
 
 import numpy as np
+
+from .fault import context_lost, describe, lost
 
 CHECK_STEPS = 3
 # Relative to the largest update of each parameter tensor. The kernels add in another order than
@@ -25,36 +29,61 @@ CHECK_STEPS = 3
 TOLERANCE = {"float32": 1e-2, "float64": 1e-8}
 
 
+def check_plan(n_train: int, batch_size: int) -> tuple[int, int]:
+    """(rows, steps per captured graph) of the self-check's short graph of a training plan: its
+    batch size, CHECK_STEPS full batches plus the plan's partial last batch if it has one; when
+    the plan replays a chunk of steps more than once (graph.CHUNK_STEPS), chunks of
+    CHECK_STEPS - 1 steps, so that the check also replays a graph whose offsets advance."""
+    from .graph import CHUNK_STEPS
+
+    batch = min(batch_size, n_train)
+    full, rest = divmod(n_train, batch)
+    rows = min(full, CHECK_STEPS) * batch + rest
+    replays = full + (rest > 0) > CHUNK_STEPS
+    return rows, (CHECK_STEPS - 1 if replays else CHECK_STEPS)
+
+
 def self_check(
     model: Any, optimizer: Any, X: Any, y: Any, rows: np.ndarray, batch_size: int,
-    loss_norm: str, variant: Any = None,
+    loss_norm: str, variant: Any = None, running: bool = True,
 ) -> str:  # fmt: skip
-    """The empty string when CHECK_STEPS graph steps over the first rows of `rows` match the
-    eager path, else the cause in one line. The model and the optimizer are left as they were."""
+    """The empty string when a short graph of the training plan over `rows` (check_plan: the
+    same batch size, partial last batch, running flag and per-batch callbacks as training)
+    matches the eager path, else the cause in one line. The model and the optimizer are left as
+    they were. Raises fault.GPUStateLost when a failure poisoned the CUDA context."""
     from ..training.epoch import train_epoch
     from .graph import GraphEpoch
 
-    order = np.asarray(rows[: CHECK_STEPS * batch_size], dtype=np.int64)
-    batch = min(batch_size, len(order))
+    n, chunk = check_plan(len(rows), batch_size)
+    order = np.asarray(rows[:n], dtype=np.int64)
+    batch = min(batch_size, len(rows))
     start = _snapshot(model, optimizer)
+    batches: list[int] = []
     try:
-        runner = GraphEpoch(model, optimizer, X, y, len(order), batch, loss_norm, running=True,
-                            variant=variant)  # fmt: skip
-        sums = runner.run(order, optimizer.lr)
-        graphed = (model.backend.to_numpy(model.flat), model.backend.to_float(sums[0]))
+        runner = GraphEpoch(model, optimizer, X, y, len(order), batch, loss_norm, running=running,
+                            variant=variant, chunk_steps=chunk)  # fmt: skip
+        sums = runner.run(order, optimizer.lr, batches.append)
+        loss = model.backend.to_float(sums[0]) if running else math.nan
+        graphed = (model.backend.to_numpy(model.flat), loss)
     except Exception as exc:  # compile, capture or launch errors have no common base class
+        if context_lost(model.backend.xp, exc):  # a sticky fault: the restore would raise too
+            raise lost(exc) from None
         _restore(model, optimizer, start)
-        text = " ".join(str(exc).split()) or "no message"
-        return f"{type(exc).__name__}: {text[:200]}"
+        return describe(exc)
     _restore(model, optimizer, start)
+    if batches != list(range(runner.n_steps)):
+        return f"graph mode reported batches {batches}, expected 0 to {runner.n_steps - 1}"
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        loss = train_epoch(model, optimizer, X, y, order, batch, loss_norm, running=True)[0]
-    eager = (model.backend.to_numpy(model.flat), model.backend.to_float(loss))
+        sums = train_epoch(model, optimizer, X, y, order, batch, loss_norm, running=running)
+    loss = model.backend.to_float(sums[0]) if running else math.nan
+    eager = (model.backend.to_numpy(model.flat), loss)
     _restore(model, optimizer, start)
-    return compare(model, start["host"], graphed, eager)
+    return compare(model, start["host"], graphed, eager, runner.n_steps)
 
 
-def compare(model: Any, w0: np.ndarray, graphed: tuple, eager: tuple) -> str:
+def compare(
+    model: Any, w0: np.ndarray, graphed: tuple, eager: tuple, steps: int = CHECK_STEPS
+) -> str:
     """The empty string when the graph's updates match the eager ones parameter by parameter,
     else which parameter differs and by how much."""
     from ..nn.layers import parameter_shapes
@@ -62,7 +91,7 @@ def compare(model: Any, w0: np.ndarray, graphed: tuple, eager: tuple) -> str:
     tol = TOLERANCE[np.dtype(model.backend.dtype).name]
     eps = float(np.finfo(model.backend.dtype).eps)
     (wg, loss_g), (we, loss_e) = graphed, eager
-    if not (np.isfinite(we).all() and math.isfinite(loss_e)):
+    if not (np.isfinite(we).all() and (math.isnan(loss_e) or math.isfinite(loss_e))):
         return ""  # the eager steps diverge too: training reports that, not the self-check
     offset = 0
     for name, shape in parameter_shapes(model.sizes).items():
@@ -74,10 +103,10 @@ def compare(model: Any, w0: np.ndarray, graphed: tuple, eager: tuple) -> str:
         limit = tol * float(np.max(np.abs(de))) + 4 * eps * float(np.max(np.abs(w0[sl])))
         if not err <= limit:
             return (
-                f"{name} after {CHECK_STEPS} graph steps differs from the eager path by {err:.3g} "
+                f"{name} after {steps} graph steps differs from the eager path by {err:.3g} "
                 f"(allowed {limit:.3g})"
             )
-    if not abs(loss_g - loss_e) <= tol * abs(loss_e):
+    if not (math.isnan(loss_e) or abs(loss_g - loss_e) <= tol * abs(loss_e)):
         return f"the running loss sum is {loss_g:.6g} in graph mode, {loss_e:.6g} eagerly"
     return ""
 

@@ -31,25 +31,34 @@ class Variant:
 
     fmad: let NVRTC contract a multiply and an add into one FMA (faster, rounds once instead of
         twice, so further from the NumPy path's separately rounded products and sums).
-    tile: GEMM tile edge, 16 or 8 (8: four times the blocks for skinny shapes, e.g. the
-        baseline's first layer at batch 128 runs 8 x 4 = 32 blocks of 16 x 16 on 132 SMs).
+    tile: GEMM tile edge, 16, 8 or 32 (8: four times the blocks for skinny shapes, e.g. the
+        baseline's first layer at batch 128 runs 8 x 4 = 32 blocks of 16 x 16 on 132 SMs; 32:
+        a wider tile, a quarter of the k-tile iterations and 1,024 threads per block).
     coalesced: load the transposed operand of the dW and dx GEMMs so that neighbouring threads
         read neighbouring addresses (the default reads them with a stride of a layer width).
     parallel_column_sum: bias gradients with 8 threads per column instead of one.
+    split_k: the first layer's forward GEMM (k = the input width, 784: 49 serial tiles of 16 on
+        only 32 blocks at batch 128) split into this many k-ranges on blockIdx.z, each summed in
+        order into a workspace, then added in order of the range by `splitk_reduce`, which
+        applies the epilogue (one launch more per step; deterministic, no atomics).
     """
 
     fmad: bool = False
     tile: int = 16
     coalesced: bool = False
     parallel_column_sum: bool = False
+    split_k: int = 1
 
     def __post_init__(self) -> None:
-        if self.tile not in (8, 16):
-            raise ValueError(f"tile must be 8 or 16; got {self.tile}")
+        if not 1 <= self.split_k <= 16:
+            raise ValueError(f"split_k must be in [1, 16]; got {self.split_k}")
+        if self.tile not in (8, 16, 32):
+            raise ValueError(f"tile must be 8, 16 or 32; got {self.tile}")
 
     @property
     def name(self) -> str:
-        parts = [("fmad", self.fmad), ("tile8", self.tile == 8), ("coalesced", self.coalesced),
+        parts = [("fmad", self.fmad), ("tile8", self.tile == 8), ("tile32", self.tile == 32),
+                 ("coalesced", self.coalesced), (f"splitk{self.split_k}", self.split_k > 1),
                  ("parallel-colsum", self.parallel_column_sum)]  # fmt: skip
         return "+".join(p for p, on in parts if on) or "default"
 
@@ -60,8 +69,9 @@ class Variant:
         return (f"--fmad={'true' if self.fmad else 'false'}", "-ftz=true", "--std=c++17")
 
 
-_EACH = (Variant(), Variant(fmad=True), Variant(tile=8), Variant(coalesced=True),
-         Variant(parallel_column_sum=True), Variant(True, 8, True, True))  # fmt: skip
+_EACH = (Variant(), Variant(fmad=True), Variant(tile=8), Variant(tile=32), Variant(coalesced=True),
+         Variant(parallel_column_sum=True), Variant(split_k=7), Variant(tile=8, split_k=7),
+         Variant(True, 8, True, True))  # fmt: skip
 VARIANTS = {v.name: v for v in _EACH}  # benchmarks/gpu.py --variants compares these
 
 _GEMM = r"""
@@ -71,6 +81,7 @@ _GEMM = r"""
 #define GATHER {gather}
 #define LOAD_A_T {load_a_t}
 #define LOAD_B_T {load_b_t}
+#define SPLIT {split}
 {helpers}
 __device__ __forceinline__ T act_f(T v, T slope) {{ return {act}; }}
 __device__ __forceinline__ T act_df(T s, T slope) {{ return {dact}; }}
@@ -79,6 +90,24 @@ __device__ __forceinline__ T act_df(T s, T slope) {{ return {dact}; }}
 // accumulator in order of l, with A(i, l) = A[ri * sa0 + rl * sa1] (ri or rl mapped through
 // perm[base[0] + offset + .] per GATHER) and B(l, j) = B[l * sb0 + j * sb1]; C row-major with
 // leading dimension ldc. Rows go on blockIdx.x (2^31 - 1 blocks), columns on blockIdx.y (65,535).
+// With SPLIT > 1, blockIdx.z sums the k-range [z kc, (z + 1) kc) into C[z m ldc + ...] (a
+// workspace) and splitk_reduce below adds the ranges in order of z and applies the epilogue.
+__device__ __forceinline__ void epilogue(T acc, long long at, int col, T* C, const T* E, T* Z,
+                                         T slope)
+{{
+#if EPI == 0
+    C[at] = acc;
+#elif EPI == 1
+    C[at] = act_f(acc + E[col], slope);
+#elif EPI == 2
+    C[at] = acc * act_df(E[at], slope);
+#else
+    const T v = acc + E[col];
+    Z[at] = v;
+    C[at] = act_f(v, slope);
+#endif
+}}
+
 extern "C" __global__ void gemm(
     const T* __restrict__ A, const long long* __restrict__ perm,
     const long long* __restrict__ base, long long offset, long long sa0, long long sa1,
@@ -101,11 +130,13 @@ extern "C" __global__ void gemm(
 #if GATHER == 1
     if (ai < m) ri = perm[p0 + ai];
 #endif
+    const int kc = SPLIT > 1 ? ((k + SPLIT - 1) / SPLIT + TILE - 1) / TILE * TILE : k;
+    const int k0 = SPLIT > 1 ? blockIdx.z * kc : 0, k1 = min(k, k0 + kc);
     T acc = (T)0;
-    for (int t = 0; t < k; t += TILE) {{
+    for (int t = k0; t < k1; t += TILE) {{
         const int la = t + ac;
         T a = (T)0;
-        if (ai < m && la < k) {{
+        if (ai < m && la < k1) {{
             long long rl = la;
 #if GATHER == 2
             rl = perm[p0 + la];
@@ -114,7 +145,7 @@ extern "C" __global__ void gemm(
         }}
         As[ar][ac] = a;
         const int lb = t + br;
-        Bs[br][bc] = (lb < k && bj < n) ? B[(long long)lb * sb0 + (long long)bj * sb1] : (T)0;
+        Bs[br][bc] = (lb < k1 && bj < n) ? B[(long long)lb * sb0 + (long long)bj * sb1] : (T)0;
         __syncthreads();
 #pragma unroll
         for (int q = 0; q < TILE; ++q) acc += As[ty][q] * Bs[q][tx];
@@ -123,18 +154,27 @@ extern "C" __global__ void gemm(
     const int row = row0 + ty, col = col0 + tx;
     if (row >= m || col >= n) return;
     const long long at = (long long)row * ldc + col;
-#if EPI == 0
-    C[at] = acc;
-#elif EPI == 1
-    C[at] = act_f(acc + E[col], slope);
-#elif EPI == 2
-    C[at] = acc * act_df(E[at], slope);
+#if SPLIT > 1
+    C[(long long)blockIdx.z * m * ldc + at] = acc;
 #else
-    const T v = acc + E[col];
-    Z[at] = v;
-    C[at] = act_f(v, slope);
+    epilogue(acc, at, col, C, E, Z, slope);
 #endif
 }}
+
+#if SPLIT > 1
+// C = epilogue(P[0] + ... + P[SPLIT - 1]) element by element, the ranges added in order of z.
+extern "C" __global__ void splitk_reduce(const T* __restrict__ P, T* __restrict__ C,
+    long long ldc, const T* __restrict__ E, T* __restrict__ Z, int m, int n, T slope)
+{{
+    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (long long)m * n) return;
+    const int row = (int)(i / n), col = (int)(i % n);
+    const long long at = (long long)row * ldc + col;
+    T acc = P[at];
+    for (int z = 1; z < SPLIT; ++z) acc += P[(long long)z * m * ldc + at];
+    epilogue(acc, at, col, C, E, Z, slope);
+}}
+#endif
 """
 
 _SMALL = r"""
@@ -241,8 +281,14 @@ def gemm_source(dtype: Any, act: str, epi: int, gather: int, trans: int, variant
     return _GEMM.format(
         ctype=ctype_of(dtype), tile=variant.tile, epi=epi, gather=gather, act=f, dact=df,
         helpers=helpers, load_a_t=int(variant.coalesced and trans == TRANS_A),
-        load_b_t=int(variant.coalesced and trans == TRANS_B),
+        load_b_t=int(variant.coalesced and trans == TRANS_B), split=split_of(variant, gather),
     )  # fmt: skip
+
+
+def split_of(variant: Variant, gather: int) -> int:
+    """k-ranges of a GEMM under `variant`: split_k for the first layer's forward GEMM (the one
+    that reads X's rows through the permutation), 1 for every other."""
+    return variant.split_k if gather == GATHER_ROWS else 1
 
 
 def small_source(dtype: Any, variant: Variant) -> str:

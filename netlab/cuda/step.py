@@ -35,9 +35,10 @@ class StepBuffers:
     scale: float  # 1 / c of the loss normalization (objective_scale)
     stat: Any = None  # float64 (2, batch): each row's loss and hit (running metrics only)
     sums: Any = None  # float64 (2,): the epoch's loss sum and hits (running metrics only)
+    work: Any = None  # (split, batch, width 1): a split-k first GEMM's partial sums
 
     @classmethod
-    def allocate(cls, cp, model, optimizer, X, y, n_train, batch, scale, running=False):
+    def allocate(cls, cp, model, optimizer, X, y, n_train, batch, scale, running=False, split=1):
         check_inputs(model, X, y, n_train)
         dt = model.backend.dtype
         widths = model.sizes[1:]
@@ -54,6 +55,7 @@ class StepBuffers:
             scale=scale,
             stat=cp.zeros((2, batch), dtype=np.float64) if running else None,
             sums=cp.zeros(2, dtype=np.float64) if running else None,
+            work=cp.zeros((split, batch, widths[0]), dtype=dt) if split > 1 else None,
         )  # fmt: skip
 
     def saved(self, layer: int) -> Any:
@@ -123,7 +125,7 @@ def queue_step(k: Any, s: StepBuffers, offset: int, bsz: int, step: int) -> None
             B=W, sb=(sizes[layer + 1], 1),
             C=s.out[layer], ldc=sizes[layer + 1], E=b,
             m=bsz, n=sizes[layer + 1], k=sizes[layer],
-            Z=None if top or s.pre is None else s.pre[layer],
+            Z=None if top or s.pre is None else s.pre[layer], work=s.work if first else None,
         )  # fmt: skip
     # Loss gradient with respect to the logits, labels read through the permutation.
     k.softmax_ce_grad(s.out[last], s.y, s.perm, s.base, offset, s.delta[last], bsz, sizes[-1],

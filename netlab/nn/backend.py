@@ -101,12 +101,14 @@ def _parse_device(device: str) -> tuple[str, int]:
 
 def _import_cupy() -> Any:
     """CuPy, or a BackendError saying which of CuPy or the GPU is missing."""
+    from ..cuda.driver import install_command
+
     try:
         cupy = importlib.import_module("cupy")
     except ImportError:
         raise BackendError(
-            'CuPy is not installed; pip install -e ".[cuda]" from the netlab checkout, '
-            "or use --device cpu"
+            f"CuPy is not installed; {install_command()} from the netlab checkout (netlab "
+            "doctor says which CUDA the driver supports), or use --device cpu"
         ) from None
     try:
         count = cupy.cuda.runtime.getDeviceCount()
@@ -129,15 +131,23 @@ def cuda_available() -> bool:
     return True
 
 
-def get_backend(device: str = "cpu", dtype: str | Any = "float32") -> Backend:
+# (the cupy module, device index) whose probe passed; the module itself, not its id, which a
+# later module could reuse.
+_PROBED: set[tuple[Any, int]] = set()
+
+
+def get_backend(device: str = "cpu", dtype: str | Any = "float32", probe: bool = True) -> Backend:
     """Pick NumPy or CuPy at run time.
 
     Args:
         device: "cpu", "cuda", "cuda:N" or "auto" (cuda when usable, else cpu).
         dtype: "float32" (default) or "float64".
+        probe: on CUDA, first try what training needs (cuda/probe.py: allocation, cuBLAS, NVRTC,
+            a kernel launch), once per process and device.
 
     Raises:
-        BackendError: unknown device/dtype, or cuda requested without CuPy or without a GPU.
+        BackendError: unknown device/dtype, or cuda requested without CuPy, without a GPU, or
+            where the probe fails (the message names the missing piece and the fix).
     """
     kind, index = _parse_device(device)
     dt = _parse_dtype(dtype)
@@ -159,4 +169,9 @@ def get_backend(device: str = "cpu", dtype: str | Any = "float32") -> Backend:
         raise BackendError(
             f"cannot use GPU cuda:{index} ({type(exc).__name__}: {exc}); pick another --device"
         ) from None
+    if probe and (cupy, index) not in _PROBED:
+        from ..cuda.probe import probe as probe_gpu
+
+        probe_gpu(cupy, f"cuda:{index}")
+        _PROBED.add((cupy, index))
     return Backend("cuda", cupy, f"cuda:{index}", dt)

@@ -149,7 +149,7 @@ class Trainer:
         return Augmenter(self.t.augment, d.n_features, fill, self.model.backend)
 
     def _graph_runner(self, wanted: bool | None):
-        """The GraphEpoch that trains this fit, or None: eager (cuda/runner.py)."""
+        """The guarded graph runner that trains this fit, or None: eager (cuda/runner.py)."""
         from ..cuda.runner import graph_runner
 
         notify = (lambda text: self.hooks.progress(Notice(text))) if self.hooks.progress else None
@@ -211,8 +211,8 @@ class Trainer:
         # Overflow in exp/matmul shows up as inf/nan in the loss, which is checked below.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if self.runner is not None:
+                # Guarded graph mode (cuda/guard.py): advances opt.steps, falls back to eager.
                 sums = self.runner.run(order, opt.lr, on_batch)  # (loss sum, hits) if running
-                opt.steps += self.runner.n_steps
             else:
                 sums = train_epoch(model, opt, d.X, d.y, order, t.batch_size, t.loss_norm,
                                    on_batch, reg=self.reg, running=self.running)  # fmt: skip

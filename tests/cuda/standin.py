@@ -12,6 +12,7 @@ only CUDA's tanh and exp differ from NumPy's (within 2 ulp).
 
 from __future__ import annotations
 
+import math
 import types
 
 import numpy as np
@@ -28,6 +29,41 @@ class CaptureError(Exception):
 
 
 _invalid = False
+# Failures the stand-in models: CUDA libraries that do not load ("nvrtc", "cublas", "curand"), and
+# a sticky fault: once poisoned, every allocation, copy, launch and synchronize raises, as on a
+# CUDA context after an illegal address or a launch failure.
+FAULTS: dict = {"missing": set(), "poisoned": False}
+STICKY_MESSAGE = "cudaErrorIllegalAddress: an illegal memory access was encountered"
+
+
+class CUDARuntimeError(RuntimeError):
+    """CuPy's cupy_backends.cuda.api.runtime.CUDARuntimeError (the CLI recognizes its module)."""
+
+
+CUDARuntimeError.__module__ = "cupy_backends.cuda.api.runtime"
+
+
+class LibraryError(RuntimeError):
+    """What CuPy raises when it cannot load a CUDA library (cupy/_environment.py)."""
+
+
+LibraryError.__module__ = "cupy._environment"
+
+
+def poison() -> None:
+    """A sticky fault from now on (reset by make_cupy)."""
+    FAULTS["poisoned"] = True
+
+
+def _check(library: str | None = None) -> None:
+    if FAULTS["poisoned"]:
+        raise CUDARuntimeError(STICKY_MESSAGE)
+    if library in FAULTS["missing"]:
+        so = {"cublas": "libcublas.so.12", "nvrtc": "libnvrtc.so.12", "curand": "libcurand.so.10"}
+        raise LibraryError(
+            f"CuPy failed to load {so[library]}: OSError: {so[library]}: cannot open shared "
+            "object file: No such file or directory"
+        )
 
 
 def invalidate() -> None:
@@ -45,11 +81,21 @@ class HostArray(np.ndarray):
 
     def set(self, a, stream=None):
         _refuse("a host-to-device copy")
+        _check()
         self[...] = a
 
     def fill(self, value):
         _refuse("a fill")
+        _check()
         super().fill(value)
+
+    def copy(self, order="C"):
+        _check()
+        return super().copy(order)
+
+    def __matmul__(self, other):
+        _check("cublas")
+        return super().__matmul__(other)
 
 
 def _refuse(what: str) -> None:
@@ -63,6 +109,7 @@ class Graph:
         self.replays = 0
 
     def launch(self, stream=None):
+        _check()
         self.replays += 1
         for fn in self.launches:
             fn()
@@ -81,6 +128,7 @@ class Stream:
     def synchronize(self):
         if capturing():
             raise CaptureError("a synchronize inside stream capture")
+        _check()
         self.synced += 1
 
     def begin_capture(self):
@@ -102,25 +150,65 @@ class Stream:
 
 def _zeros(shape, dtype=float):
     _refuse("an allocation")
+    _check()
     return np.zeros(shape, dtype).view(HostArray)
 
 
 def _asarray(a, dtype=None):
     _refuse("an allocation")
+    _check()
     return np.array(a, dtype=dtype).view(HostArray)
+
+
+def _asnumpy(a):
+    _check()
+    return np.array(a)  # a copy, as from a device
+
+
+def _copyto(dst, src, **kw):
+    _check()
+    np.copyto(dst, src, **kw)
+
+
+class RawModule:
+    """CuPy's RawModule for the probe's kernel (cuda/probe.py), run by its contract; NVRTC must
+    load. Graph mode's kernels are replaced by ReferenceKernels instead."""
+
+    def __init__(self, code, options=()):
+        _check("nvrtc")
+        self.code = code
+
+    def get_function(self, name):
+        from netlab.cuda.probe import PROBE_KERNEL
+
+        assert name == PROBE_KERNEL and name in self.code, name
+
+        def probe_kernel(grid, block, args):
+            _check()
+            x, y, n = args
+            y.reshape(-1)[:n] = 2 * x.reshape(-1)[:n] + 1
+
+        return probe_kernel
+
+
+def _random_normal(size=None, dtype=float):
+    _check("curand")
+    return np.random.default_rng(0).standard_normal(size).astype(dtype).view(HostArray)
 
 
 def make_cupy(gpus: int = 1, name: str = "Stand-in GPU") -> types.ModuleType:
     """A `cupy` module backed by NumPy: device arrays are host arrays, kernels run at once or,
-    inside a capture, when the graph is launched."""
+    inside a capture, when the graph is launched. Resets FAULTS (missing libraries, poison)."""
+    FAULTS["missing"], FAULTS["poisoned"] = set(), False
     fake = types.ModuleType("cupy")
     fake.__version__ = "0.0-standin"
-    names = "empty ones matmul arange concatenate copyto exp log tanh maximum multiply subtract"
+    names = "empty ones matmul arange concatenate exp log tanh maximum multiply subtract"
     for fn in (names + " divide where sum isfinite sqrt").split():
         setattr(fake, fn, getattr(np, fn))
     fake.zeros, fake.asarray, fake.ndarray = _zeros, _asarray, HostArray
     fake.take = lambda a, indices, axis=None, out=None: np.take(a, indices, axis=axis, out=out)
-    fake.asnumpy = np.array  # a copy, as from a device
+    fake.asnumpy, fake.copyto, fake.RawModule = _asnumpy, _copyto, RawModule
+    fake.random = types.SimpleNamespace(standard_normal=_random_normal)
     current = Stream()
     props = {"name": name.encode(), "totalGlobalMem": 80 * 2**30, "major": 9, "minor": 0}
     fake.cuda = types.SimpleNamespace(
@@ -129,8 +217,10 @@ def make_cupy(gpus: int = 1, name: str = "Stand-in GPU") -> types.ModuleType:
             getDeviceProperties=lambda i: dict(props),
             driverGetVersion=lambda: 12080,
             runtimeGetVersion=lambda: 12090,
+            deviceSynchronize=_check,
+            CUDARuntimeError=CUDARuntimeError,
         ),
-        nvrtc=types.SimpleNamespace(getVersion=lambda: (12, 9)),
+        nvrtc=types.SimpleNamespace(getVersion=lambda: _check("nvrtc") or (12, 9)),
         Device=lambda i=0: types.SimpleNamespace(use=lambda: None, id=i),
         Stream=Stream,
         get_current_stream=lambda: current,
@@ -172,6 +262,7 @@ class ReferenceKernels:
         self.compiled.update(keys)
 
     def _launch(self, name, key, fn):
+        _check()
         if capturing():
             if key is not None and key not in self.compiled:
                 raise CaptureError(f"GEMM {key} would be compiled inside stream capture")
@@ -181,7 +272,7 @@ class ReferenceKernels:
         self.launched.append((name, key))
 
     def gemm(self, *, act, epi, gather, trans, A, perm, base, offset, sa, B, sb, C, ldc, E, m, n,
-             k, Z=None):  # fmt: skip
+             k, Z=None, work=None):  # fmt: skip
         # The layout a key declares is the one its strides have (the coalescing variant needs it).
         assert (sa[0] if trans == S.TRANS_A else sa[1]) == 1, (trans, sa)
         assert (sb[0] if trans == S.TRANS_B else sb[1]) == 1, (trans, sb)
@@ -194,9 +285,17 @@ class ReferenceKernels:
             rl = perm[p0 + ll] if gather == S.GATHER_COLS else ll
             a = _ftz(A.reshape(-1)[ri[:, None] * sa[0] + rl[None, :] * sa[1]])
             b = _ftz(B.reshape(-1)[ll[:, None] * sb[0] + j[None, :] * sb[1]])
+            split = S.split_of(self.variant, gather)
+            tile = self.variant.tile
+            kc = k if split == 1 else math.ceil(math.ceil(k / split) / tile) * tile  # the kernel's
             acc = np.zeros((m, n), self.dtype)
-            for q in range(k):  # one accumulator per output, products added in order of l
-                acc = _ftz(acc + _ftz(a[:, q, None] * b[None, q, :]))
+            for z in range(split):  # a split-k GEMM: each range in order, then ranges in order
+                part = np.zeros((m, n), self.dtype)
+                for q in range(z * kc, min(k, (z + 1) * kc)):  # products added in order of l
+                    part = _ftz(part + _ftz(a[:, q, None] * b[None, q, :]))
+                acc = part if z == 0 else _ftz(acc + part)
+            if split > 1:
+                assert work is not None and work.shape[0] == split
             f, df = _act(act, self.slope)
             at = i[:, None] * ldc + j[None, :]
             if epi == S.EPI_STORE:

@@ -50,7 +50,7 @@ def test_with_a_working_gpu_every_check_passes(standin, capsys):
 def test_a_failing_graph_step_is_reported_with_its_cause(standin, monkeypatch, capsys):
     class Broken(ReferenceKernels):
         def advance(self, base, t0, rows, steps):
-            raise RuntimeError("cudaErrorLaunchFailure: unspecified launch failure")
+            raise RuntimeError("cudaErrorLaunchOutOfResources: too many resources requested")
 
     monkeypatch.setattr(K, "Kernels", Broken)
     code, out, err = run(capsys)
@@ -70,3 +70,49 @@ def test_the_library_part_prints_nothing(monkeypatch, capsys):
 def test_on_a_gpu_every_check_passes(capsys):
     code, out, err = run(capsys)
     assert code == 0, out + err
+
+
+def test_it_names_the_cuda_the_driver_supports_and_the_extra_that_fits(standin, capsys):
+    """Issue 23 item 1: the stand-in's driver supports CUDA 12.8 (where libcuda is absent)."""
+    from netlab.cuda import driver
+
+    code, out, _ = run(capsys)
+    assert code == 0
+    if not driver.driver_cuda_version():
+        assert 'driver        supports CUDA 12.8; install with pip install -e ".[cuda12]"' in out
+    assert driver.extra_for(12080) == "cuda12" and driver.extra_for(13000) == "cuda13"
+    assert driver.extra_for(14010) == "cuda13" and driver.extra_for(11080) is None
+    assert "update the NVIDIA driver" in driver.driver_advice(11080)
+    assert driver.install_command(13000) == 'pip install -e ".[cuda13]"'
+    assert driver.install_command(0) == 'pip install -e ".[cuda]"'
+
+
+@pytest.mark.parametrize(
+    "library,piece", [("cublas", "cuBLAS"), ("nvrtc", "NVRTC (CUDA's run-time compiler)")]
+)
+def test_a_missing_cuda_library_is_one_line_naming_it_and_the_fix(standin, capsys, library, piece):
+    """Issue 23 item 2: the probe before training finds what the first kernel would have hit."""
+    from standin import FAULTS
+
+    FAULTS["missing"].add(library)
+    code, out, err = run(capsys)
+    assert code == 2
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"error: --device cuda cannot work here: {piece} does not work on ")
+    assert "cannot open shared object file" in line and 'pip install -e ".[cuda' in line
+
+
+def test_a_sticky_fault_in_the_graph_check_is_reported_not_raised(standin, monkeypatch, capsys):
+    from standin import STICKY_MESSAGE, CUDARuntimeError, poison
+
+    class Faults(ReferenceKernels):
+        def advance(self, base, t0, rows, steps):
+            poison()
+            raise CUDARuntimeError(STICKY_MESSAGE)
+
+    monkeypatch.setattr(K, "Kernels", Faults)
+    code, out, err = run(capsys)
+    assert (
+        code == 1 and "graph step    the graph-mode self-check fails: the GPU state is lost" in out
+    )
+    assert len(err.strip().splitlines()) == 1

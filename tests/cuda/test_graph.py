@@ -332,3 +332,31 @@ def test_every_kernel_variant_passes_the_self_check_on_a_gpu(variant):
     cause = self_check(model, opt, data.X, data.y, data.train_idx, 128, "batch",
                        variant=VARIANTS[variant])  # fmt: skip
     assert cause == ""
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_a_split_k_first_gemm_trains_the_same_epoch(monkeypatch, dtype, rtol):
+    """Issue 23 item 8: the first layer's k = 100 inputs in 7 ranges of 16 (the last one 4), each
+    summed into the workspace, then the ranges added in order (the interpreter models the order)."""
+    from netlab.cuda.sources import GATHER_ROWS, Variant, split_of
+
+    variant = Variant(split_k=7)
+    assert split_of(variant, GATHER_ROWS) == 7 and split_of(variant, 0) == 1
+    monkeypatch.setattr(K, "Kernels", ReferenceKernels)
+    rng = np.random.default_rng(6)
+    X, y = rng.standard_normal((96, 100)).astype(dtype), rng.integers(0, 4, 96)
+    order = rng.permutation(96)
+    (m_cpu, o_cpu), (m_gpu, o_gpu) = _models([100, 6, 4], "tanh", "sgd", {"momentum": 0.9}, dtype)
+    train_epoch(m_cpu, o_cpu, X, y, order, 32, "batch")
+    runner = GraphEpoch(m_gpu, o_gpu, X, y, 96, 32, "batch", variant=variant)
+    assert runner.buffers.work.shape == (7, 32, 6)
+    runner.run(order, o_gpu.lr)
+    np.testing.assert_allclose(m_gpu.flat, m_cpu.flat, rtol=rtol, atol=rtol)
+
+
+def test_split_k_is_validated():
+    from netlab.cuda.sources import Variant
+
+    with pytest.raises(ValueError, match=r"split_k must be in \[1, 16\]; got 0"):
+        Variant(split_k=0)
+    assert Variant(split_k=7).name == "splitk7" and Variant(tile=32).name == "tile32"

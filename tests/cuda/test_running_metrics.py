@@ -17,7 +17,9 @@ def test_sklearn_loss_curve_on_cuda_is_the_running_batch_mean(standin, monkeypat
 
     replays = []
     run = G.GraphEpoch.run
-    monkeypatch.setattr(G.GraphEpoch, "run", lambda self, *a: replays.append(1) or run(self, *a))
+    monkeypatch.setattr(
+        G.GraphEpoch, "run", lambda self, *a, **kw: replays.append(1) or run(self, *a, **kw)
+    )
     raw = load_data("sample")
     X = raw.x_train[:600].reshape(600, -1).astype(np.float64) / 255.0
     y = raw.y_train[:600]

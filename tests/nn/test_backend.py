@@ -110,7 +110,22 @@ def _numpy_backed_cupy():
         get_current_stream=lambda: stream,
     )
     fake.synced = synced
+    fake.RawModule = _ProbeModule  # get_backend's probe compiles and runs one small kernel
     return fake
+
+
+class _ProbeModule:
+    """CuPy's RawModule for the probe's kernel only (netlab/cuda/probe.py: y = 2 x + 1)."""
+
+    def __init__(self, code, options=()):
+        self.code = code
+
+    def get_function(self, name):
+        def kernel(grid, block, args):
+            x, y, n = args
+            y.reshape(-1)[:n] = 2 * x.reshape(-1)[:n] + 1
+
+        return kernel
 
 
 def test_cuda_branches_run_with_a_numpy_backed_cupy(monkeypatch):
