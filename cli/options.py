@@ -7,11 +7,11 @@ from typing import Any
 
 import typer
 
-from ..data.sources import DATA_SOURCES
-from ..errors import ConfigError
-from ..nn.activations import ACTIVATIONS
-from ..nn.optimizers import OPTIMIZERS
-from ..schema import FIELDS
+from netlab.data.sources import DATA_SOURCES
+from netlab.errors import ConfigError
+from netlab.nn.activations import ACTIVATIONS
+from netlab.nn.optimizers import OPTIMIZERS
+from netlab.schema import FIELDS
 
 Device = typer.Option("cpu", "--device", "-d", help="cpu, cuda, cuda:N or auto (cuda when usable).")
 Json = typer.Option(False, "--json", help="Print the result as JSON instead of tables.")
@@ -119,7 +119,7 @@ def refresh_registry_help(command: Any) -> None:
 
 def data_overrides(text: str | None, data_dir: str | None) -> dict[str, str | None]:
     """--data NAME|FILE and --data-dir DIR as config overrides (source, path, dir of [data])."""
-    from ..data.sources import source_for_path
+    from netlab.data.sources import source_for_path
 
     if text is None:
         return {"data.dir": data_dir}

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ConfigError
+from netlab.errors import ConfigError
+
 from . import options
 
 
@@ -42,13 +43,13 @@ def resolve(p: dict[str, Any]) -> tuple[Any, Any]:
 
     With --resume the base is RUN_DIR/config.toml, and a flag may change only what a resume can
     change (more epochs); any other flag that changes the run is an error naming it."""
-    from ..config import Config, config_diff, load_config, with_overrides
-    from ..training.run import RESUMABLE
+    from netlab.config import Config, config_diff, load_config, with_overrides
+    from netlab.training.run import RESUMABLE
 
     given = {k: v for k, v in overrides(p).items() if v is not None}
     run = p["resume"]
     if run is None:
-        from ..presets import config_path
+        from netlab.presets import config_path
 
         base = load_config(config_path(p["config"])) if p["config"] is not None else Config()
         return with_overrides(base, given), None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import snapshot
+from snapshots import snapshot
 from netlab.cli import main
 
 from netlab.data.sources import sample_dir

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import hostile
 import pytest
-from conftest import snapshot
+from snapshots import snapshot
 from netlab.cli import main
 
 N_CASES = int(os.environ.get("NETLAB_FUZZ_CLI", "300"))

@@ -17,7 +17,7 @@ import hostile
 import mutate
 import numpy as np
 import pytest
-from conftest import snapshot
+from snapshots import snapshot
 from netlab.cli import main
 
 CUT_HEADER = b"{'descr': '<f4', 'fortran_order': False, 'shape': (50,"
