@@ -73,7 +73,9 @@ def train_command() -> Any:
 
     one = typer.Typer(add_completion=False)
     one.command()(train_cmd.train)
-    return typer.main.get_command(one)
+    command = typer.main.get_command(one)
+    options.add_setting_flags(command)
+    return command
 
 
 def train_params(args: list[str], ctx: Any = None) -> dict[str, Any]:
@@ -108,8 +110,9 @@ def reference() -> str:
     lines = [
         "# Config files",
         "",
-        "<!-- Generated from netlab/schema.py by scripts/config_reference.py;",
-        "     tests/cli/test_config_show.py fails when this page and the schema differ. -->",
+        "<!-- Generated from netlab/schema.py and the settings registry entries declare, by",
+        "     `make docs` (scripts/config_reference.py); tests/cli/test_config_show.py fails when",
+        "     this page and the schema differ. -->",
         "",
         f"A config file is TOML: `schema = {SCHEMA_VERSION}` (the format's version), `name` (the "
         "run name; default: the file's name),",

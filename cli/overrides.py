@@ -11,21 +11,19 @@ from . import options
 
 
 def overrides(p: dict[str, Any]) -> dict[str, Any]:
-    """Config field ("section.key") -> value for every config flag in `p` (None: not given)."""
+    """Config field ("section.key") -> value for every config flag in `p` (None: not given); the
+    settings that registry entries declare come from their derived flags (options.py)."""
     return {
         "name": p["name"],
         "model.hidden": options.parse_ints(p["hidden"], "--hidden"),
         "model.activation": p["activation"],
-        "model.leaky_slope": p["leaky_slope"],
         "model.init": p["init"],
         "training.epochs": p["epochs"],
         "training.batch_size": p["batch_size"],
         "training.optimizer": p["optimizer"],
         "training.lr": p["lr"],
         "training.schedule": p["schedule"],
-        "training.momentum": p["momentum"],
-        "training.nesterov": p["nesterov"],
-        "training.l2": p["l2"],
+        **{k: options.given_setting(p, name) for k, name in options.setting_keys().items()},
         "training.dropout": p["dropout"],
         "training.loss_norm": p["loss_norm"],
         "training.patience": p["patience"],
