@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: venv data train test wheel-smoke bench lint clean
+.PHONY: venv data train test wheel-smoke bench lint docs clean
 
 venv: $(VENV)/.installed
 
@@ -38,6 +38,10 @@ wheel-smoke: venv
 bench: venv data
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python benchmarks/cpu.py $(ARGS)
+
+# The generated pages (docs/config.md, from the config schema and the registries' entries).
+docs: venv
+	$(BIN)/python scripts/config_reference.py
 
 lint: venv
 	$(BIN)/ruff check netlab cli tests benchmarks scripts

@@ -14,8 +14,9 @@ import sys
 
 import typer
 
-from .._version import __version__
-from ..errors import NetlabError
+from netlab._version import __version__
+from netlab.errors import NetlabError
+
 from . import config as config_cmd
 from . import data as data_cmd
 from . import doctor as doctor_cmd

@@ -12,7 +12,8 @@ from typing import Any
 
 import typer
 
-from ..errors import ConfigError
+from netlab.errors import ConfigError
+
 from . import options
 from .ui import console, print_json, table
 
@@ -25,8 +26,8 @@ app = typer.Typer(
 @app.command("list")
 def list_presets(json_out: bool = options.Json) -> None:
     """The presets: configs for `netlab train -c NAME`, experiments for `netlab experiment NAME`."""
-    from ..presets import list_presets as presets
-    from ..presets import presets_dir
+    from netlab.presets import list_presets as presets
+    from netlab.presets import presets_dir
 
     rows = presets()
     if json_out:
@@ -54,7 +55,8 @@ def show(
     json_out: bool = options.Json,
 ) -> None:
     """Print the config `netlab train` would run with: every field, defaults filled in."""
-    from ..schema import SCHEMA_VERSION
+    from netlab.schema import SCHEMA_VERSION
+
     from .overrides import resolve
 
     cfg, _ = resolve(train_params(list(args or []), ctx))
@@ -71,7 +73,9 @@ def train_command() -> Any:
 
     one = typer.Typer(add_completion=False)
     one.command()(train_cmd.train)
-    return typer.main.get_command(one)
+    command = typer.main.get_command(one)
+    options.add_setting_flags(command)
+    return command
 
 
 def train_params(args: list[str], ctx: Any = None) -> dict[str, Any]:
@@ -100,14 +104,15 @@ def train_params(args: list[str], ctx: Any = None) -> dict[str, Any]:
 def reference() -> str:
     """docs/config.md: every section and key of a config file with its type and range, default,
     train flag and meaning, from the schema."""
-    from ..schema import FIELDS, SCHEMA_VERSION
+    from netlab.schema import FIELDS, SCHEMA_VERSION
 
     flags = {o for p in train_command().params for o in getattr(p, "opts", [])}
     lines = [
         "# Config files",
         "",
-        "<!-- Generated from netlab/schema.py by scripts/config_reference.py;",
-        "     tests/cli/test_config_show.py fails when this page and the schema differ. -->",
+        "<!-- Generated from netlab/schema.py and the settings registry entries declare, by",
+        "     `make docs` (scripts/config_reference.py); tests/cli/test_config_show.py fails when",
+        "     this page and the schema differ. -->",
         "",
         f"A config file is TOML: `schema = {SCHEMA_VERSION}` (the format's version), `name` (the "
         "run name; default: the file's name),",

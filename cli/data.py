@@ -17,7 +17,7 @@ def info(
     json_out: bool = options.Json,
 ) -> None:
     """Where the data was found, counts per split and class, and whether checksums match."""
-    from ..data.sources import data_info
+    from netlab.data.sources import data_info
 
     source, location = options.data_location(data, data_dir)
     report = data_info(source, location)
@@ -73,9 +73,9 @@ def download_cmd(
     """Download the official files over HTTPS and verify their SHA-256 checksums."""
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
-    from ..data.download import download
-    from ..data.sources import REMOTES
-    from ..errors import ConfigError
+    from netlab.data.download import download
+    from netlab.data.sources import REMOTES
+    from netlab.errors import ConfigError
 
     if dataset not in REMOTES:
         raise ConfigError(f"--dataset must be one of {', '.join(REMOTES)}; got {dataset!r}")

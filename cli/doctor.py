@@ -16,8 +16,8 @@ def doctor(
     json_out: bool = options.Json,
 ) -> None:
     """Show versions and GPUs, and check that training on --device works here."""
-    from ..cuda.doctor import diagnose
-    from ..errors import BackendError, NetlabError
+    from netlab.cuda.doctor import diagnose
+    from netlab.errors import BackendError, NetlabError
 
     found = diagnose(device)
     if json_out:

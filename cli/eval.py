@@ -37,15 +37,15 @@ def evaluate(
     l2_penalty: float = L2Penalty,
 ) -> None:
     """Evaluate a saved model on the test split."""
-    from ..errors import ModelFileError
-    from ..training.evaluation import evaluate_model_file
+    from netlab.errors import ModelFileError
+    from netlab.training.evaluation import evaluate_model_file
 
     if model.is_dir():
         inside = model / "model.npz"
         hint = f"pass {inside}" if inside.is_file() else "pass the model.npz of a training run"
         raise ModelFileError(f"{model} is a directory, not a model file; {hint}")
     if plot is not None:
-        from ..integrations.plots import check_figure_path
+        from netlab.integrations.plots import check_figure_path
 
         check_figure_path(plot, force)  # before the evaluation: a bad path fails at once
     source, location = options.data_location(data, data_dir)
@@ -53,7 +53,7 @@ def evaluate(
         model, device=device, source=source, location=location, l2_penalty=l2_penalty
     )
     if plot is not None:
-        from ..integrations.plots import plot_confusion
+        from netlab.integrations.plots import plot_confusion
 
         plot_confusion(
             report["confusion_matrix"],

@@ -8,7 +8,8 @@ from typing import Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..errors import ConfigError, NetlabError
+from netlab.errors import ConfigError, NetlabError
+
 from . import options
 from .signals import interrupted
 from .ui import console, notice, print_json
@@ -32,10 +33,10 @@ def experiment(
     json_out: bool = options.Json,
 ) -> None:
     """Run an experiment (finished runs are skipped, so an interrupted sweep resumes)."""
-    from ..experiments.execute import run_experiment
-    from ..experiments.files import load_experiment, slug
-    from ..experiments.plan import is_finished, plan, read_summary
-    from ..presets import experiment_path
+    from netlab.experiments.execute import run_experiment
+    from netlab.experiments.files import load_experiment, slug
+    from netlab.experiments.plan import is_finished, plan, read_summary
+    from netlab.presets import experiment_path
 
     if file.is_dir():
         raise ConfigError(
@@ -121,7 +122,7 @@ def _report(result: dict[str, Any], exp: Any, out_dir: Path, json_out: bool) -> 
 
 def _plot(exp: Any, out_dir: Path) -> None:
     try:
-        from ..integrations.plots import histories_under, plot_curves
+        from netlab.integrations.plots import histories_under, plot_curves
 
         groups, _ = histories_under(out_dir)
         names = {v.name for v in exp.variants}

@@ -14,9 +14,12 @@ def export(
     out: Path = typer.Argument(..., help="The ONNX file to write (.onnx)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing OUT."),
 ) -> None:
-    """Export a model as ONNX: raw pixels in, logits and softmax probabilities out."""
-    from ..integrations.onnx import export_onnx
+    """Export a model as ONNX: raw input values in, logits and softmax probabilities out."""
+    from netlab.integrations.onnx import export_onnx
 
     path = export_onnx(model, out, force=force)
-    console.print(f"wrote {path} (input 'pixels': raw values 0..255; outputs 'logits', "
-                  "'probabilities')", markup=False)  # fmt: skip
+    console.print(
+        f"wrote {path} (input 'pixels': the data's raw values, scaled and normalized inside as "
+        "in training; outputs 'logits', 'probabilities')",
+        markup=False,
+    )

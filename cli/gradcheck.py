@@ -51,7 +51,7 @@ def gradcheck(
     json_out: bool = options.Json,
 ) -> int:
     """Compare backprop gradients with numerical ones; exit 1 if any tensor fails."""
-    from ..training.gradcheck import check_model
+    from netlab.training.gradcheck import check_model
 
     layer_sizes = list(options.parse_ints(sizes, "--sizes"))
     report = check_model(
@@ -120,7 +120,7 @@ def _print_entries(report: Any) -> None:
 
 def _print_tensors(report: Any) -> None:
     """One row per parameter tensor, then the verdict against TOLERANCE."""
-    from ..training.gradcheck import TOLERANCE
+    from netlab.training.gradcheck import TOLERANCE
 
     s = report.settings
     console.print(

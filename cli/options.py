@@ -3,15 +3,16 @@ of a config flag from the config schema (netlab/schema.py)."""
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
 import typer
 
-from ..data.sources import DATA_SOURCES
-from ..errors import ConfigError
-from ..nn.activations import ACTIVATIONS
-from ..nn.optimizers import OPTIMIZERS
-from ..schema import FIELDS
+from netlab.data.sources import DATA_SOURCES
+from netlab.errors import ConfigError
+from netlab.nn.activations import ACTIVATIONS
+from netlab.nn.optimizers import OPTIMIZERS
+from netlab.schema import FIELDS
 
 Device = typer.Option("cpu", "--device", "-d", help="cpu, cuda, cuda:N or auto (cuda when usable).")
 Json = typer.Option(False, "--json", help="Print the result as JSON instead of tables.")
@@ -103,6 +104,8 @@ _AT_IMPORT = _listings()
 def refresh_registry_help(command: Any) -> None:
     """Help texts list the registries as they were when this module was imported; main() calls
     this on the built command tree, so an entry registered later (a plugin module) is listed too."""
+    if "train" in getattr(command, "commands", {}):
+        add_setting_flags(command.commands["train"])
     now = _listings()
     changed = {old: now[k] for k, old in _AT_IMPORT.items() if now[k] != old}
     if not changed:
@@ -117,9 +120,74 @@ def refresh_registry_help(command: Any) -> None:
         refresh_registry_help(sub)
 
 
+def setting_keys() -> dict[str, str]:
+    """Config field ("section.key") of every setting a registry entry declares -> its flag's
+    parameter name (the key)."""
+    from netlab.schema import declared_settings
+
+    pairs = (("model", ACTIVATIONS), ("training", OPTIMIZERS))
+    return {f"{s}.{k}": k for s, r in pairs for k in declared_settings(r) if k in FIELDS[s]}
+
+
+_GIVEN: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "given", default=None
+)
+
+
+def given_setting(p: dict[str, Any], name: str) -> Any:
+    """The value a command line gave setting `name`: train's own parameter, or a flag that
+    add_setting_flags derived (None: not given)."""
+    return p[name] if name in p else (_GIVEN.get() or {}).get(name)
+
+
+def _typer_options(wanted: dict[str, str]) -> list[Any]:
+    """Click parameters, built by Typer, for the config fields `wanted` (key -> parameter)."""
+    import inspect
+
+    params = []
+    for key, name in wanted.items():
+        field = FIELDS[key.split(".")[0]][name]
+        flag = flag_for(key)
+        kind = bool if field.check(True) is True else float if "float" in field.expected() else int
+        decls = [f"{flag}/--no-{flag[2:]}"] if kind is bool else [flag]
+        option = typer.Option(None, *decls, help=field_help(key))
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option,
+                                        annotation=kind))  # fmt: skip
+
+    def settings(**kwargs: Any) -> None: ...
+
+    settings.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    one = typer.Typer(add_completion=False)
+    one.command()(settings)
+    return list(typer.main.get_command(one).params)
+
+
+def add_setting_flags(train: Any) -> None:
+    """Give the click command of `netlab train` a flag (--key, --key/--no-key for a bool) for
+    every declared setting that has no parameter of train's own, help from the schema; their
+    values reach overrides.overrides through given_setting."""
+    have = {p.name for p in train.params}
+    wanted = {key: name for key, name in setting_keys().items() if name not in have}
+    train.params.extend(_typer_options(wanted))
+    added = list(wanted.values())
+    if not added or getattr(train.callback, "settings_added", False):
+        return
+    callback = train.callback
+
+    def with_settings(**kwargs: Any) -> Any:
+        token = _GIVEN.set({k: kwargs.pop(k, None) for k in added})
+        try:
+            return callback(**kwargs)
+        finally:
+            _GIVEN.reset(token)
+
+    with_settings.settings_added = True
+    train.callback = with_settings
+
+
 def data_overrides(text: str | None, data_dir: str | None) -> dict[str, str | None]:
     """--data NAME|FILE and --data-dir DIR as config overrides (source, path, dir of [data])."""
-    from ..data.sources import source_for_path
+    from netlab.data.sources import source_for_path
 
     if text is None:
         return {"data.dir": data_dir}

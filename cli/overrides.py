@@ -5,26 +5,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ConfigError
+from netlab.errors import ConfigError
+
 from . import options
 
 
 def overrides(p: dict[str, Any]) -> dict[str, Any]:
-    """Config field ("section.key") -> value for every config flag in `p` (None: not given)."""
+    """Config field ("section.key") -> value for every config flag in `p` (None: not given); the
+    settings that registry entries declare come from their derived flags (options.py)."""
     return {
         "name": p["name"],
         "model.hidden": options.parse_ints(p["hidden"], "--hidden"),
         "model.activation": p["activation"],
-        "model.leaky_slope": p["leaky_slope"],
         "model.init": p["init"],
         "training.epochs": p["epochs"],
         "training.batch_size": p["batch_size"],
         "training.optimizer": p["optimizer"],
         "training.lr": p["lr"],
         "training.schedule": p["schedule"],
-        "training.momentum": p["momentum"],
-        "training.nesterov": p["nesterov"],
-        "training.l2": p["l2"],
+        **{k: options.given_setting(p, name) for k, name in options.setting_keys().items()},
         "training.dropout": p["dropout"],
         "training.loss_norm": p["loss_norm"],
         "training.patience": p["patience"],
@@ -42,13 +41,13 @@ def resolve(p: dict[str, Any]) -> tuple[Any, Any]:
 
     With --resume the base is RUN_DIR/config.toml, and a flag may change only what a resume can
     change (more epochs); any other flag that changes the run is an error naming it."""
-    from ..config import Config, config_diff, load_config, with_overrides
-    from ..training.run import RESUMABLE
+    from netlab.config import Config, config_diff, load_config, with_overrides
+    from netlab.training.run import RESUMABLE
 
     given = {k: v for k, v in overrides(p).items() if v is not None}
     run = p["resume"]
     if run is None:
-        from ..presets import config_path
+        from netlab.presets import config_path
 
         base = load_config(config_path(p["config"])) if p["config"] is not None else Config()
         return with_overrides(base, given), None

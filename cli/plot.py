@@ -20,8 +20,8 @@ def plot(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --out file."),
 ) -> None:
     """Plot train and validation loss and accuracy per epoch (mean and band over seeds)."""
-    from ..errors import DataError
-    from ..integrations.plots import check_figure_path, histories_under, plot_curves
+    from netlab.errors import DataError
+    from netlab.integrations.plots import check_figure_path, histories_under, plot_curves
 
     if not directory.is_dir():
         what = "is not a directory" if directory.exists() else "does not exist"

@@ -55,7 +55,7 @@ def reproduce(
     json_out: bool = options.Json,
 ) -> None:
     """Reproduce the study (resumable: finished runs are kept) and write the report."""
-    from ..experiments.study.run import reproduce as run_study
+    from netlab.experiments.study.run import reproduce as run_study
 
     if report is None:
         in_checkout = Path("docs").is_dir() and Path("configs/experiments").is_dir()
@@ -99,7 +99,7 @@ class _Runs:
         self.todo = 0
 
     def on_start(self, study: Any, unique: list[Any]) -> None:
-        from ..experiments.plan import is_finished
+        from netlab.experiments.plan import is_finished
 
         self.todo = sum(not is_finished(s, self.device, self.blas_threads) for s in unique)
         self.task = self.bar.add_task("runs", total=self.todo)

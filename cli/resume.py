@@ -13,8 +13,8 @@ def resume_point(run_dir: Path, cfg: Any, json_out: bool = False) -> Any:
     """The checkpoint to continue from, or None after telling the user that the run is finished
     (and how it could be trained longer; with --json, its summary); a finished run's files are
     left untouched."""
-    from ..files.runs import run_complete
-    from ..training.run import resume_point as read_point
+    from netlab.files.runs import run_complete
+    from netlab.training.run import resume_point as read_point
 
     point = read_point(run_dir, cfg)
     if not (point.done and run_complete(run_dir)):
@@ -27,7 +27,7 @@ def _tell_finished(run_dir: Path, point: Any, cfg: Any, json_out: bool) -> None:
     import dataclasses
     import json
 
-    from ..training.run import extension_problem
+    from netlab.training.run import extension_problem
 
     try:
         summary = json.loads((run_dir / "metrics.json").read_text())
@@ -57,9 +57,9 @@ def _tell_finished(run_dir: Path, point: Any, cfg: Any, json_out: bool) -> None:
 
 def interrupted_note(run_dir: Path, cfg: Any, taken: bool, point: Any) -> str:
     """What Ctrl-C leaves in run_dir, read from the disk, and how to go on from there."""
-    from ..errors import NetlabError
-    from ..training.checkpoint import NAME, load_checkpoint
-    from ..training.run import RESUMABLE
+    from netlab.errors import NetlabError
+    from netlab.training.checkpoint import NAME, load_checkpoint
+    from netlab.training.run import RESUMABLE
 
     if not taken:
         return (

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..errors import Interrupted
+from netlab.errors import Interrupted
 
 _received: list[int] = []
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import typer
 
-from ..errors import OutputExistsError
+from netlab.errors import OutputExistsError
+
 from . import options
 from .options import field_help
 from .overrides import resolve
@@ -161,7 +162,7 @@ def train(
 
 
 def new_run_dir_for(cfg: Any) -> Path:
-    from ..files.runs import new_run_dir
+    from netlab.files.runs import new_run_dir
 
     return new_run_dir(Path("runs"), cfg)
 
@@ -179,17 +180,17 @@ def _check_free(run_dir: Path, force: bool) -> None:
 
 def _run(cfg: Any, run_config: Any, run_dir: Path, point: Any, p: dict[str, Any]) -> None:
     """Train into run_dir (taken only once everything is validated), write the run, report."""
-    from ..errors import Interrupted
-    from ..files.runs import take_run_dir, write_run
-    from ..training.progress import Notice
-    from ..training.run import train as run_training
+    from netlab.errors import Interrupted
+    from netlab.files.runs import take_run_dir, write_run
+    from netlab.training.progress import Notice
+    from netlab.training.run import train as run_training
 
     mode = "quiet" if p["json_out"] else progress_mode(p["quiet"])
     started = time.time()
     stack = contextlib.ExitStack()
     board = None
     if p["tensorboard"] is not None:
-        from ..integrations.tensorboard import TensorBoardLog
+        from netlab.integrations.tensorboard import TensorBoardLog
 
         board = TensorBoardLog(p["tensorboard"])
         stack.callback(board.close)

@@ -18,7 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ..training.progress import BatchEnd, EpochEnd, EpochStart, Notice
+from netlab.training.progress import BatchEnd, EpochEnd, EpochStart, Notice
 
 # Off a terminal (pipes, CI logs) rich would wrap tables at 80 columns; give them room instead.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)

@@ -22,46 +22,20 @@ _M, _T, _D = (defaults(s) for s in ("model", "training", "data"))
 EXPERIMENT_KEYS = ("base", "seeds", "overrides", "variants", "grid", "max_runs")
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    hidden: tuple[int, ...] = _M["hidden"]
-    activation: str = _M["activation"]
-    leaky_slope: float = _M["leaky_slope"]
-    init: str = _M["init"]
+def _section(name: str, doc: str) -> type:
+    """The frozen dataclass of one config section: one attribute per schema field (the settings
+    that registry entries declare included), its default the schema's."""
+    fields = [(key, Any, field(default=f.default)) for key, f in FIELDS[name.lower()].items()]
+    cls = dataclasses.make_dataclass(f"{name}Config", fields, frozen=True)
+    cls.__module__, cls.__doc__ = __name__, doc
+    return cls
 
 
-@dataclass(frozen=True)
-class TrainingConfig:
-    epochs: int = _T["epochs"]
-    batch_size: int = _T["batch_size"]
-    optimizer: str = _T["optimizer"]
-    lr: float | None = _T["lr"]  # None: the optimizer's default
-    schedule: str = _T["schedule"]
-    momentum: float = _T["momentum"]
-    nesterov: bool = _T["nesterov"]
-    l2: float = _T["l2"]
-    beta1: float = _T["beta1"]
-    beta2: float = _T["beta2"]
-    eps: float = _T["eps"]
-    weight_decay: float = _T["weight_decay"]
-    dropout: float = _T["dropout"]
-    input_dropout: float = _T["input_dropout"]
-    label_smoothing: float = _T["label_smoothing"]
-    augment: tuple[str, ...] = _T["augment"]
-    loss_norm: str = _T["loss_norm"]
-    patience: int = _T["patience"]
-    monitor: str = _T["monitor"]
-    seed: int = _T["seed"]
-    dtype: str = _T["dtype"]
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    source: str = _D["source"]
-    dir: str = _D["dir"]
-    path: str = _D["path"]
-    val_fraction: float = _D["val_fraction"]
-    normalization: str = _D["normalization"]
+ModelConfig = _section("Model", "[model]: layer widths, activation and its settings, init.")
+TrainingConfig = _section(
+    "Training", "[training]: epochs, batches, optimizer and its settings (lr None: its own rate)."
+)
+DataConfig = _section("Data", "[data]: source, location, validation share, normalization.")
 
 
 SECTIONS = {"model": ModelConfig, "training": TrainingConfig, "data": DataConfig}
@@ -75,13 +49,17 @@ class Config:
     name: str = "baseline"
 
     def resolved(self) -> Config:
-        """Defaults that depend on other fields filled in (lr: the optimizer's default)."""
-        if self.training.lr is not None:
-            return self
+        """Defaults that depend on other fields filled in: lr and any setting whose default is
+        None ("the optimizer's own") from the optimizer's declarations."""
         from .nn.optimizers import OPTIMIZERS
 
-        lr = OPTIMIZERS.get(self.training.optimizer).default_lr
-        return dataclasses.replace(self, training=dataclasses.replace(self.training, lr=lr))
+        entry = OPTIMIZERS.get(self.training.optimizer)
+        own = {"lr": entry.default_lr, **entry.hyper}
+        missing = {k: v for k, v in own.items() if getattr(self.training, k, 0) is None}
+        if not missing:
+            return self
+        training = dataclasses.replace(self.training, **missing)
+        return dataclasses.replace(self, training=training)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """{section: {key: value}} as given (lr may be None: the optimizer's default)."""
@@ -101,7 +79,8 @@ class Config:
         for section, values in self.resolved().to_dict().items():
             lines.append(f"\n[{section}]")
             for key, value in values.items():
-                lines.append(f"{key} = {_toml_value(value)}")
+                if value is not None:  # a setting the optimizer in use does not read
+                    lines.append(f"{key} = {_toml_value(value)}")
         return "\n".join(lines) + "\n"
 
 

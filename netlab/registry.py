@@ -1,17 +1,70 @@
 """Registries: the one place each kind of pluggable idea (activation, optimizer, data source) is
 listed. An entry is registered by name where it is defined; everything that needs the set of names
 (CLI choices and help, config validation, the scikit-learn estimator, ONNX export, the CUDA plan,
-the tests) asks the registry. Importing this module imports nothing heavy.
+the tests) asks the registry. An entry with settings declares them as `Setting`s (name, default,
+range, help); the config schema, TrainingConfig/ModelConfig/DataConfig, train's flags, checkpoints
+and docs/config.md are derived from those declarations. Importing this module imports nothing heavy.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from .errors import ConfigError
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting an entry reads: a config field of its own (same name, same meaning for every
+    entry that declares it) with a default, a range and a one-line help.
+
+    The type follows the default: bool (true or false), int or float within [lo, hi] (an end is
+    excluded when lo_open / hi_open). Entries that share a setting (adam's and adamw's beta1)
+    declare it each; its config default is the declared one, or None ("the entry's own") when
+    their defaults differ, and the entry in use then gets its own.
+    """
+
+    name: str
+    default: bool | int | float
+    help: str
+    lo: float = -math.inf
+    hi: float = math.inf
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def check(self, value: Any) -> Any:
+        """The normalized value (a float for a float setting), or None when it is invalid."""
+        if isinstance(self.default, bool):
+            return value if isinstance(value, bool) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        if isinstance(self.default, int) and not isinstance(value, int):
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        lo_bad = value < self.lo or (self.lo_open and value == self.lo)
+        if lo_bad or value > self.hi or (self.hi_open and value == self.hi):
+            return None
+        return value if isinstance(self.default, int) else float(value)
+
+    def expected(self) -> str:
+        """What a valid value is: 'a float in [0, 1)', 'an integer >= 1', 'true or false'."""
+        if isinstance(self.default, bool):
+            return "true or false"
+        kind = "an integer" if isinstance(self.default, int) else "a float"
+        if math.isfinite(self.lo) and math.isfinite(self.hi):
+            left, right = "(" if self.lo_open else "[", ")" if self.hi_open else "]"
+            return f"{kind} in {left}{self.lo:g}, {self.hi:g}{right}"
+        if math.isfinite(self.lo):
+            return f"{kind} {'>' if self.lo_open else '>='} {self.lo:g}"
+        if math.isfinite(self.hi):
+            return f"{kind} {'<' if self.hi_open else '<='} {self.hi:g}"
+        return kind
 
 
 class Registry(Generic[T]):

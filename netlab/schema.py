@@ -1,19 +1,25 @@
 """The config schema: every field of every section with its default, check, range and meaning.
 
-One table drives config validation, `netlab train`'s flags and their help, and docs/config.md
-(generated from it; a test fails when they drift). Choices that come from a registry (activations,
-optimizers, schedules, data sources) are read from it when checked, so a new entry is accepted
-everywhere at once.
+One table drives config validation, the config dataclasses (config.py), `netlab train`'s flags
+and their help, and docs/config.md (generated from it by `make docs`; a test fails when they
+drift). Choices that come from a registry (activations, optimizers, schedules, data sources) are
+read from it when checked, so a new entry is accepted everywhere at once; the settings that
+entries declare (registry.Setting: an optimizer's momentum, leaky_relu's slope) are fields of
+their own, derived here from the declarations, as are the lists of entries in help texts.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from .data.sources import DATA_SOURCES
 from .errors import ConfigError
+from .nn.activations import ACTIVATIONS
+from .nn.optimizers import OPTIMIZERS
+from .registry import Registry, Setting
 
 SCHEMA_VERSION = 2  # 1: netlab <= 0.2; 2: optimizer settings, input dropout, augmentation, path
 MAX_WIDTH = 1_000_000
@@ -112,6 +118,61 @@ def F(default: Any, check: Callable, expected: Callable[[], str] | str, help: st
     return Field(default, check, expected if callable(expected) else _text(expected), help)
 
 
+def declared_settings(registry: Registry) -> dict[str, list[tuple[str, Setting]]]:
+    """Setting name -> [(entry, its declaration)] over the registry's entries, in order."""
+    declared: dict[str, list[tuple[str, Setting]]] = {}
+    for name, entry in registry.items():
+        for setting in getattr(entry, "settings", ()):
+            pairs = declared.setdefault(setting.name, [])
+            first = pairs[0][1] if pairs else setting
+            if replace(setting, default=first.default, help=first.help) != first:
+                raise ValueError(
+                    f"{registry.kind} {name!r} declares {setting.name} with another range than "
+                    f"{pairs[0][0]!r}; a setting means one thing everywhere"
+                )
+            pairs.append((name, setting))
+    return declared
+
+
+def _setting_fields(registry: Registry) -> dict[str, Field]:
+    """One field per declared setting: its help prefixed by the entries that read it; its
+    default the declared one, or None (each entry's own) when their declarations differ."""
+    out = {}
+    for key, pairs in declared_settings(registry).items():
+        first = pairs[0][1]
+        names = ", ".join(n for n, _ in pairs)
+        text = f"{names}: {first.help}"
+        default: Any = first.default
+        if len({repr(s.default) for _, s in pairs}) > 1:
+            default = None
+            own = ", ".join(f"{n} {_shown(s.default)}" for n, s in pairs)
+            text += f" Default: the {registry.kind}'s own ({own})."
+        out[key] = Field(default, first.check, first.expected, text)
+    return out
+
+
+def _and(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def _shown(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else f"{value:g}"
+
+
+def _default_rates() -> str:
+    """'sgd 0.012, adam and adamw 0.001': the optimizers' default learning rates."""
+    by_rate: dict[float, list[str]] = {}
+    for name, entry in OPTIMIZERS.items():
+        by_rate.setdefault(entry.default_lr, []).append(name)
+    return ", ".join(f"{_and(names)} {rate:g}" for rate, names in by_rate.items())
+
+
+def _sources(takes: str) -> str:
+    """The data sources that read a `takes` location, with their file suffixes."""
+    entries = [(n, e) for n, e in DATA_SOURCES.items() if e.takes == takes]
+    return ", ".join(n + (f" {'/'.join(e.suffixes)}" if e.suffixes else "") for n, e in entries)
+
+
 _ACT, _OPT, _SCH, _SRC = (_names(r) for r in ("activation", "optimizer", "schedule", "source"))
 _INITS = _const("normal", "xavier", "he")
 _UNIT = "a float in [0, 1)"
@@ -125,9 +186,7 @@ FIELDS: dict[str, dict[str, Field]] = {
             "Hidden layer widths, input side first.",
         ),
         "activation": F("tanh", _choice(_ACT), _one_of(_ACT), "Hidden-layer activation."),
-        "leaky_slope": F(
-            0.01, _float(0.0, 1.0, hi_open=True), _UNIT, "Negative slope of leaky_relu."
-        ),
+        **_setting_fields(ACTIVATIONS),
         "init": F(
             "xavier",
             _choice(_INITS),
@@ -146,28 +205,12 @@ FIELDS: dict[str, dict[str, Field]] = {
             None,
             _optional(_float(0.0, math.inf, lo_open=True)),
             "a float > 0",
-            "Learning rate (default: the optimizer's own: sgd 0.012, adam and adamw 0.001).",
+            f"Learning rate (default: the optimizer's own: {_default_rates()}).",
         ),
         "schedule": F(
             "constant", _choice(_SCH), _one_of(_SCH), "Learning-rate schedule over the epochs."
         ),
-        "momentum": F(0.9, _float(0.0, 1.0, hi_open=True), _UNIT, "sgd: momentum (0 = none)."),
-        "nesterov": F(False, _bool, "true or false", "sgd: Nesterov momentum."),
-        "l2": F(
-            0.0,
-            _float(0.0, math.inf),
-            "a float >= 0",
-            "sgd, adam: L2 strength; the gradient gets + 2*l2*W (weights only).",
-        ),
-        "beta1": F(0.9, _float(0.0, 1.0, hi_open=True), _UNIT, "adam, adamw: beta1."),
-        "beta2": F(0.999, _float(0.0, 1.0, hi_open=True), _UNIT, "adam, adamw: beta2."),
-        "eps": F(1e-8, _float(0.0, 1.0, lo_open=True), "a float in (0, 1]", "adam, adamw: eps."),
-        "weight_decay": F(
-            0.01,
-            _float(0.0, math.inf),
-            "a float >= 0",
-            "adamw: decoupled weight decay (weights only).",
-        ),
+        **_setting_fields(OPTIMIZERS),
         "dropout": F(
             0.0,
             _float(0.0, 1.0, hi_open=True),
@@ -230,9 +273,9 @@ FIELDS: dict[str, dict[str, Field]] = {
             "",
             _str,
             "a path string ('' to search the default places)",
-            "Directory of an IDX source (fashion-mnist, mnist).",
+            f"Directory of a directory source ({_sources('dir')}).",
         ),
-        "path": F("", _str, "a path string", "File of a file source (npz, csv)."),
+        "path": F("", _str, "a path string", f"File of a file source ({_sources('file')})."),
         "val_fraction": F(
             0.2,
             _float(0.0, 1.0, lo_open=True, hi_open=True),
@@ -269,13 +312,13 @@ def check_value(section: str, key: str, value: Any, origin: str) -> Any:
 def cross_check(config: Any, origin: str) -> None:
     """Rules between fields: an optimizer's settings only where it reads them; file sources
     need data.path."""
-    from .data.sources import DATA_SOURCES
-    from .nn.optimizers import OPTIMIZERS
-
     t = config.training
     used = set(OPTIMIZERS.get(t.optimizer).hyper)
-    for name in sorted({k for o in OPTIMIZERS for k in OPTIMIZERS.get(o).hyper} - used):
-        if getattr(t, name) != FIELDS["training"][name].default:
+    declared = declared_settings(OPTIMIZERS)
+    for name in sorted(set(declared) - used):
+        value = getattr(t, name, None)
+        # a declared default (as resolved configs write it) is no setting of the user's
+        if value is not None and all(value != s.default for _, s in declared[name]):
             raise ConfigError(
                 f"{origin}: training.{name} does not apply to optimizer {t.optimizer!r} (it reads "
                 f"{', '.join(sorted(used)) or 'lr only'}); drop it or pick another optimizer"

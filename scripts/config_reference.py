@@ -1,6 +1,7 @@
 """Write docs/config.md, the config reference, from the schema (netlab/schema.py) and train's flags.
 
-Run after changing the schema: .venv/bin/python scripts/config_reference.py
+Run after changing the schema or an entry's declared settings: make docs
+(or .venv/bin/python scripts/config_reference.py)
 (tests/cli/test_config_show.py fails while the page and the schema differ).
 """
 

@@ -74,15 +74,6 @@ def isolated_env(tmp_path, monkeypatch):
     return tmp_path
 
 
-def snapshot(directory: Path) -> dict[str, tuple[int, bytes]]:
-    """Every file under `directory` with its size and bytes, to prove nothing changed."""
-    out = {}
-    for p in sorted(Path(directory).rglob("*")):
-        if p.is_file():
-            out[str(p.relative_to(directory))] = (p.stat().st_size, p.read_bytes())
-    return out
-
-
 def rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 

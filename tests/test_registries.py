@@ -170,3 +170,38 @@ def test_a_new_data_source_trains_and_evaluates(plugin, tmp_path, capsys):
     assert evaluated["class_names"] == ["a", "b", "c"] and evaluated["n_test"] == 150
     assert evaluated["test_accuracy"] > 0.9
     assert "blobs_t" in run(capsys, "train", "--help")
+
+
+def test_the_docs_name_every_entry():
+    """The entry lists that prose keeps (docs/data.md's table, docs/architecture.md's layout)
+    name every registered entry; help texts render theirs from the registries."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    table = (docs / "data.md").read_text().split("| `--data` |", 1)[1].split("\n\n", 1)[0]
+    for name, entry in DATA_SOURCES.items():
+        shown = [f"file{s}`" for s in entry.suffixes] if entry.takes == "file" else [f"`{name}`"]
+        assert all(s in table for s in shown), (name, "docs/data.md")
+    layout = (docs / "architecture.md").read_text()
+    for registry in (ACTIVATIONS, OPTIMIZERS, DATA_SOURCES):
+        line = next(
+            x for x in layout.splitlines() if f"{registry.kind.replace(' ', '_').upper()}S:" in x
+        )
+        assert all(name in line for name in registry if name not in ("npz", "csv")), line
+
+
+def test_a_setting_declared_with_different_defaults_defaults_to_the_entrys_own():
+    from netlab.registry import Registry, Setting
+    from netlab.schema import _setting_fields
+
+    reg = Registry("optimizer")
+    for name, default in (("a", 0.999), ("b", 0.9)):
+        reg.add(
+            name, type(name, (), {"settings": (Setting("beta2", default, "beta2.", 0.0, 1.0),)})
+        )
+    field = _setting_fields(reg)["beta2"]
+    assert field.default is None and field.check(0.5) == 0.5 and field.check(2.0) is None
+    assert field.help == "a, b: beta2. Default: the optimizer's own (a 0.999, b 0.9)."
+    reg.add("c", type("c", (), {"settings": (Setting("beta2", 0.9, "beta2.", 0.0, 2.0),)}))
+    with pytest.raises(ValueError, match="another range"):
+        _setting_fields(reg)

@@ -51,7 +51,8 @@ class Dataset:
 class DataSource:
     """One source; subclass, define `load`, and register it in DATA_SOURCES.
 
-    takes: "dir" (an optional directory, --data-dir) or "file" (a path is required, --data FILE);
+    takes: "dir" (an optional directory, --data-dir), "file" (a path is required, --data FILE)
+    or "none" (the data ships with netlab);
     suffixes: file name endings that select this source when --data is given a path.
     """
 
@@ -254,6 +255,7 @@ class Mnist(DataSource):
 @DATA_SOURCES.register("sample")
 class Sample(DataSource):
     summary = "3,000 train and 1,000 test Fashion-MNIST images shipped with netlab"
+    takes = "none"
 
     def load(self, location):
         if location:

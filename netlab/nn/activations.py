@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
-from ..registry import Registry
+from ..registry import Registry, Setting
 from .arrays import Array, array_module
 
 
@@ -41,6 +41,7 @@ class ActivationDef:
     summary = ""  # one line: the formula, for help texts and docs
     saves = "y"  # what backward needs: "y" (the output) or "z" (the pre-activation)
     uses_slope = False  # whether `slope` (leaky ReLU's negative slope) means anything
+    settings: tuple[Setting, ...] = ()  # config fields of [model] it reads (schema.py)
     cuda: CudaCode | None = None
 
     def forward(self, z: Array, xp: Any, slope: float) -> Array:
@@ -183,6 +184,10 @@ class Relu(ActivationDef):
 class LeakyRelu(ActivationDef):
     summary = "y = z if z > 0 else slope * z (0 <= slope < 1, --leaky-slope)"
     uses_slope = True
+    settings = (
+        Setting("leaky_slope", 0.01, "negative slope (y = slope * z for z <= 0).", 0.0, 1.0,
+                hi_open=True),
+    )  # fmt: skip
     cuda = CudaCode("(v > slope * v ? v : slope * v)", "(s > (T)0 ? (T)1 : slope)")
 
     def forward(self, z, xp, slope):

@@ -2,8 +2,10 @@
 
 An optimizer owns its state as named buffers (`state`, each shaped like the parameters) plus a
 step counter (`steps`), so checkpoints save and restore any optimizer the same way. Each entry
-declares its default learning rate, the config fields it reads (`hyper`), and the source of its
-CUDA update kernel (`cuda`, see cuda/kernels.py), or None to train eagerly in graph mode.
+declares its default learning rate, its settings (`settings`: registry.Setting, each a config
+field with its default, range and help; the schema, TrainingConfig, train's flags and
+docs/config.md follow from them), and the source of its CUDA update kernel (`cuda`, see
+cuda/kernels.py), or None to train eagerly in graph mode.
 Regularization follows the study where it is called L2 (the gradient gets + 2*l2*W, weights only);
 AdamW's weight decay is decoupled (Loshchilov & Hutter 2019), also on the weights only.
 Importing this module does not import NumPy (CLI help lists it).
@@ -26,52 +28,71 @@ import math
 from typing import Any, ClassVar
 
 from ..errors import ConfigError
-from ..registry import Registry
+from ..registry import Registry, Setting
 from .arrays import Array, array_module
 
 OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer")
 
 
-def _check(name: str, value: Any, ok: bool, expected: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok:
+def _check(name: str, value: Any, normalized: Any, expected: str) -> Any:
+    if normalized is None:
         raise ConfigError(f"{name} must be {expected}; got {value!r}")
-    return float(value)
+    return normalized
+
+
+_UNIT = {"lo": 0.0, "hi": 1.0, "hi_open": True}
+L2 = Setting("l2", 0.0, "L2 strength; the gradient gets + 2*l2*W (weights only).", lo=0.0)
+BETA1 = Setting("beta1", 0.9, "beta1.", **_UNIT)
+BETA2 = Setting("beta2", 0.999, "beta2.", **_UNIT)
+EPS = Setting("eps", 1e-8, "eps.", lo=0.0, hi=1.0, lo_open=True)
 
 
 class Optimizer:
     """Base class. flat: all parameters, one contiguous array whose first `n_weights` entries are
     weights (the rest biases); grad_flat: their gradients, read (and used as scratch) by step().
 
-    Subclasses set `default_lr`, `hyper` (the config fields they read, with their defaults),
-    `buffers` (names of their state arrays) and implement `update(g)`.
+    Subclasses set `default_lr`, `settings` (what they read: each becomes an attribute, checked
+    against its declared range; `hyper` maps their names to their defaults), `buffers` (names of
+    their state arrays) and implement `update(g)`.
     """
 
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     default_lr: ClassVar[float] = 0.01
-    hyper: ClassVar[dict[str, Any]] = {}
+    settings: ClassVar[tuple[Setting, ...]] = ()
+    hyper: ClassVar[dict[str, Any]] = {}  # name -> declared default, from `settings`
     buffers: ClassVar[tuple[str, ...]] = ()
     cuda: ClassVar[str | None] = None  # CUDA source of `<name>_update`, or None: eager only
 
     def __init__(
         self, flat: Array, grad_flat: Array, n_weights: int, *, lr: float, backend: Any, **hyper
     ) -> None:
-        self.lr = _check("learning rate", lr, isinstance(lr, (int, float)) and lr > 0, "> 0")
+        ok = not isinstance(lr, bool) and isinstance(lr, (int, float)) and lr > 0
+        self.lr = _check("learning rate", lr, float(lr) if ok else None, "> 0")
         unknown = set(hyper) - set(self.hyper)
         if unknown:
             raise ConfigError(
                 f"{self.name} takes no {', '.join(sorted(unknown))}; its settings are "
                 f"{', '.join(self.hyper) or 'lr only'}"
             )
+        declared = {s.name: s for s in self.settings}
         for key, default in self.hyper.items():
-            setattr(self, key, hyper.get(key, default))
+            value = hyper.get(key, default)
+            if key in declared:
+                value = _check(key, value, declared[key].check(value), declared[key].expected())
+            setattr(self, key, value)
         self.validate()
         self.flat, self.grad_flat, self.n_weights = flat, grad_flat, n_weights
         self.state: dict[str, Array] = {name: backend.zeros(flat.shape) for name in self.buffers}
         self.steps = 0
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "settings" in cls.__dict__:
+            cls.hyper = {s.name: s.default for s in cls.settings}
+
     def validate(self) -> None:
-        """Check the hyperparameters (ConfigError naming the bad one)."""
+        """Checks beyond each setting's declared range (ConfigError naming the bad one)."""
 
     def cuda_args(self) -> tuple[float, ...]:
         """h0..h5 of the CUDA update kernel."""
@@ -103,13 +124,12 @@ class SGD(Optimizer):
 
     summary = "SGD with classical or Nesterov momentum and L2 (the study's)"
     default_lr = 0.012
-    hyper = {"momentum": 0.0, "nesterov": False, "l2": 0.0}
+    settings = (
+        Setting("momentum", 0.9, "momentum (0 = none).", **_UNIT),
+        Setting("nesterov", False, "Nesterov momentum."),
+        L2,
+    )
     buffers = ("velocity",)
-
-    def validate(self) -> None:
-        self.momentum = _check("momentum", self.momentum, 0 <= self.momentum < 1, "in [0, 1)")
-        self.l2 = _check("l2", self.l2, self.l2 >= 0 and math.isfinite(self.l2), ">= 0")
-        self.nesterov = bool(self.nesterov)
 
     cuda = r"""
 extern "C" __global__ void update(T* __restrict__ w, T* __restrict__ g, T* __restrict__ v,
@@ -187,11 +207,6 @@ extern "C" __global__ void update(T* __restrict__ w, T* __restrict__ g, T* __res
 }
 """
 
-    def validate(self) -> None:
-        self.beta1 = _check("beta1", self.beta1, 0 <= self.beta1 < 1, "in [0, 1)")
-        self.beta2 = _check("beta2", self.beta2, 0 <= self.beta2 < 1, "in [0, 1)")
-        self.eps = _check("eps", self.eps, self.eps > 0 and math.isfinite(self.eps), "> 0")
-
     def adam_update(self, g: Array) -> None:
         m, v, t = self.state["m"], self.state["v"], self.steps
         m *= self.beta1
@@ -212,15 +227,11 @@ extern "C" __global__ void update(T* __restrict__ w, T* __restrict__ g, T* __res
 @OPTIMIZERS.register("adam")
 class Adam(_AdamBase):
     summary = "Adam with L2 added to the gradient (like the study's 2*l2*W)"
-    hyper = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "l2": 0.0}
+    settings = (BETA1, BETA2, EPS, L2)
     cuda = "#define DECOUPLED 0\n" + _AdamBase._CUDA
 
     def cuda_args(self) -> tuple[float, ...]:
         return (self.beta1, self.beta2, self.eps, 2.0 * self.l2, 0.0, 0.0)
-
-    def validate(self) -> None:
-        super().validate()
-        self.l2 = _check("l2", self.l2, self.l2 >= 0 and math.isfinite(self.l2), ">= 0")
 
     def update(self, g: Array) -> None:
         self.add_l2(g, self.l2)
@@ -230,16 +241,16 @@ class Adam(_AdamBase):
 @OPTIMIZERS.register("adamw")
 class AdamW(_AdamBase):
     summary = "Adam with decoupled weight decay: w <- w - lr * weight_decay * w (weights only)"
-    hyper = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01}
+    settings = (
+        BETA1,
+        BETA2,
+        EPS,
+        Setting("weight_decay", 0.01, "decoupled weight decay (weights only).", lo=0.0),
+    )
     cuda = "#define DECOUPLED 1\n" + _AdamBase._CUDA
 
     def cuda_args(self) -> tuple[float, ...]:
         return (self.beta1, self.beta2, self.eps, 0.0, self.weight_decay, 0.0)
-
-    def validate(self) -> None:
-        super().validate()
-        wd = self.weight_decay
-        self.weight_decay = _check("weight_decay", wd, wd >= 0 and math.isfinite(wd), ">= 0")
 
     def update(self, g: Array) -> None:
         if self.weight_decay:
@@ -250,9 +261,10 @@ class AdamW(_AdamBase):
 
 def make_optimizer(name: str, model: Any, lr: float | None, settings: dict[str, Any]) -> Optimizer:
     """The optimizer `name` for `model`'s parameters: lr None takes the optimizer's default, and
-    of `settings` (field -> value, e.g. a config's training fields) it reads its own `hyper`."""
+    of `settings` (field -> value, e.g. a config's training fields) it reads its own; a setting
+    missing or None there takes the optimizer's declared default."""
     cls = OPTIMIZERS.get(name)
-    hyper = {k: settings[k] for k in cls.hyper if k in settings}
+    hyper = {k: settings[k] for k in cls.hyper if settings.get(k) is not None}
     return cls(
         model.flat,
         model.grad_flat,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import snapshot
 from netlab.cli import main
+from snapshots import snapshot
 
 from netlab.data.sources import sample_dir
 from netlab.files.npz import npz_bytes

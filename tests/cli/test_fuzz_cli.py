@@ -30,8 +30,8 @@ from pathlib import Path
 
 import hostile
 import pytest
-from conftest import snapshot
 from netlab.cli import main
+from snapshots import snapshot
 
 N_CASES = int(os.environ.get("NETLAB_FUZZ_CLI", "300"))
 N_PROCESS = int(os.environ.get("NETLAB_FUZZ_CLI_PROCESS", "10"))

@@ -17,8 +17,8 @@ import hostile
 import mutate
 import numpy as np
 import pytest
-from conftest import snapshot
 from netlab.cli import main
+from snapshots import snapshot
 
 CUT_HEADER = b"{'descr': '<f4', 'fortran_order': False, 'shape': (50,"
 
