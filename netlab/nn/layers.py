@@ -137,11 +137,30 @@ class MLP:
         self._allocate(shapes)
         self.load_state(state)
 
-    def _allocate(self, shapes: dict[str, tuple[int, ...]]) -> None:
+    @classmethod
+    def on_buffers(
+        cls, sizes: Sequence[int], activation: str, *, leaky_slope: float, init: str,
+        backend: Backend, flat: Array, grad_flat: Array,
+    ) -> MLP:  # fmt: skip
+        """An MLP whose parameters and gradients are views into the given 1-d buffers (a row of
+        a stack's, nn/stack.py), in the storage order of parameter_shapes; nothing is copied."""
+        model = cls.__new__(cls)
+        model.sizes = check_sizes(sizes)
+        model.activation = get_activation(activation, leaky_slope)
+        model.init, model.backend = init, backend
+        model._allocate(parameter_shapes(model.sizes), (flat, grad_flat))
+        return model
+
+    def _allocate(
+        self, shapes: dict[str, tuple[int, ...]], buffers: tuple[Array, Array] | None = None
+    ) -> None:
         total = sum(math.prod(s) for s in shapes.values())
         try:
-            self.flat = self.backend.zeros(total)
-            self.grad_flat = self.backend.zeros(total)
+            if buffers is not None:
+                self.flat, self.grad_flat = buffers
+            else:
+                self.flat = self.backend.zeros(total)
+                self.grad_flat = self.backend.zeros(total)
         except MemoryError:
             gib = 2 * total * np.dtype(self.backend.dtype).itemsize / 2**30
             raise ConfigError(

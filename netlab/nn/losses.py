@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ..errors import ConfigError
 from .arrays import Array, array_module
 
@@ -9,16 +11,17 @@ LOSS_NORMS = ("batch", "classes_batch")
 
 
 def log_softmax(logits: Array) -> Array:
-    """log softmax over axis 1 via log-sum-exp (subtracting the row max, so exp never overflows).
+    """log softmax over the last axis via log-sum-exp (subtracting the row max, so exp never
+    overflows).
 
     Args:
-        logits: (batch, classes) float.
+        logits: (batch, classes) float, or (K, batch, classes) for a stack of K models.
     Returns:
-        (batch, classes), same dtype; a new array.
+        the same shape and dtype; a new array.
     """
     xp = array_module(logits)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    lse = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    lse = xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
     shifted -= lse
     return shifted
 
@@ -41,24 +44,30 @@ def softmax_cross_entropy(
     smoothing = e > 0 trains against (1 - e) onehot + e / C (label smoothing, Szegedy et al. 2016):
     the gradient is (softmax - target) / (c * batch); the returned loss stays the plain CE.
 
+    A stack of K models (nn/stack.py) passes logits (K, batch, classes) and labels (K, batch) or
+    (batch,) (shared by all K); every model's loss and gradient is then computed as alone.
+
     Args:
-        logits: (batch, classes) float32/float64.
-        labels: (batch,) int64 in [0, classes).
+        logits: (batch, classes) float32/float64, or (K, batch, classes).
+        labels: (batch,) int64 in [0, classes), or (K, batch).
         norm: "batch" or "classes_batch".
         need_loss: False skips the loss (the training step only needs the gradient).
     Returns:
-        (loss, dlogits): loss a 0-d array (no host sync) or None, dlogits (batch, classes) like
+        (loss, dlogits): loss a 0-d array ((K,) for a stack; no host sync) or None, dlogits like
         logits; `logits` itself is left unchanged.
     """
     xp = array_module(logits, labels)
-    n, classes = logits.shape
+    n, classes = logits.shape[-2:]
+    lead = logits.shape[:-1]  # (batch,) or (K, batch)
+    if labels.shape != lead:
+        labels = xp.broadcast_to(labels, lead)
     # Entries (i, labels[i]) as flat indices: one 1-d gather instead of a 2-d fancy index.
-    target = xp.arange(0, n * classes, classes) + labels
-    shifted = logits - logits.max(axis=1, keepdims=True)  # <= 0, so exp cannot overflow
-    picked = shifted.ravel()[target] if need_loss else None
+    target = xp.arange(0, math.prod(lead) * classes, classes) + labels.ravel()
+    shifted = logits - logits.max(axis=-1, keepdims=True)  # <= 0, so exp cannot overflow
+    picked = shifted.ravel()[target].reshape(lead) if need_loss else None
     dlogits = xp.exp(shifted, out=shifted)
-    total = dlogits.sum(axis=1, keepdims=True)  # >= 1 (the max entry contributes exp(0))
-    loss = (xp.log(total).ravel() - picked).mean() if need_loss else None
+    total = dlogits.sum(axis=-1, keepdims=True)  # >= 1 (the max entry contributes exp(0))
+    loss = (xp.log(total)[..., 0] - picked).mean(axis=-1) if need_loss else None
     scale = 1.0 / (n * _norm_factor(norm, classes))
     xp.divide(scale, total, out=total)
     dlogits *= total  # softmax * scale

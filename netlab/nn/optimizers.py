@@ -63,10 +63,19 @@ class Optimizer:
     hyper: ClassVar[dict[str, Any]] = {}  # name -> declared default, from `settings`
     buffers: ClassVar[tuple[str, ...]] = ()
     cuda: ClassVar[str | None] = None  # CUDA source of `<name>_update`, or None: eager only
+    # Whether update() also runs on a stack's (K, P) buffers with (K, 1) settings (nn/stack.py):
+    # it reads parameters as flat[..., :n_weights], passes every setting through c(), and uses
+    # _on()/_sqrt() for truth and square roots.
+    stackable: ClassVar[bool] = False
 
     def __init__(
         self, flat: Array, grad_flat: Array, n_weights: int, *, lr: float, backend: Any, **hyper
     ) -> None:
+        self._configure(lr, hyper)
+        self._setup(flat, grad_flat, n_weights, backend)
+
+    def _configure(self, lr: Any, hyper: dict[str, Any]) -> None:
+        """Check lr and the settings (each against its declared range) and set them."""
         ok = not isinstance(lr, bool) and isinstance(lr, (int, float)) and lr > 0
         self.lr = _check("learning rate", lr, float(lr) if ok else None, "> 0")
         unknown = set(hyper) - set(self.hyper)
@@ -82,9 +91,26 @@ class Optimizer:
                 value = _check(key, value, declared[key].check(value), declared[key].expected())
             setattr(self, key, value)
         self.validate()
+
+    def _setup(self, flat: Array, grad_flat: Array, n_weights: int, backend: Any) -> None:
         self.flat, self.grad_flat, self.n_weights = flat, grad_flat, n_weights
+        self.backend = backend
         self.state: dict[str, Array] = {name: backend.zeros(flat.shape) for name in self.buffers}
         self.steps = 0
+
+    def c(self, value: Any) -> Any:
+        """A hyperparameter (or an expression of them) where it meets the parameters: a Python
+        number as it is (NumPy and CuPy cast it to the parameters' dtype); a stack's (K, 1) array
+        cast to that dtype on the backend, so each row rounds as that model alone would."""
+        if isinstance(value, (int, float)):
+            return value
+        key = value.tobytes()  # the same values every step (but Adam's bias corrections)
+        cache = self.__dict__.setdefault("_cast", {})
+        if key not in cache:
+            if len(cache) > 64:
+                cache.clear()
+            cache[key] = self.backend.asarray(value, dtype=self.flat.dtype)
+        return cache[key]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -106,11 +132,20 @@ class Optimizer:
     def update(self, g: Array) -> None:
         raise NotImplementedError
 
-    def add_l2(self, g: Array, l2: float) -> None:
+    def add_l2(self, g: Array, l2: Any) -> None:
         """g += 2 * l2 * w on the weights: the gradient of l2 * sum(w^2) (the study's L2)."""
-        if l2:
-            gw = g[: self.n_weights]
-            gw += (2.0 * l2) * self.flat[: self.n_weights]
+        if _on(l2):
+            gw = g[..., : self.n_weights]
+            gw += self.c(2.0 * l2) * self.flat[..., : self.n_weights]
+
+
+def _on(value: Any) -> bool:
+    """Whether a setting is non-zero for any model (a number, or a stack's (K, 1) array)."""
+    return bool(value) if isinstance(value, (int, float)) else bool(value.any())
+
+
+def _sqrt(value: Any) -> Any:
+    return math.sqrt(value) if isinstance(value, (int, float)) else value**0.5
 
 
 @OPTIMIZERS.register("sgd")
@@ -130,6 +165,7 @@ class SGD(Optimizer):
         L2,
     )
     buffers = ("velocity",)
+    stackable = True
 
     cuda = r"""
 extern "C" __global__ void update(T* __restrict__ w, T* __restrict__ g, T* __restrict__ v,
@@ -161,12 +197,15 @@ extern "C" __global__ void update(T* __restrict__ w, T* __restrict__ g, T* __res
     def update(self, g: Array) -> None:
         v = self.state["velocity"]
         self.add_l2(g, self.l2)
-        g *= self.lr  # g now holds lr * g
-        if self.momentum:
-            v *= self.momentum
+        g *= self.c(self.lr)  # g now holds lr * g
+        # In a stack, a model with momentum 0 takes this branch too: v = 0 * v - g = -g, and
+        # w + (-g) is w - g exactly.
+        if _on(self.momentum):
+            mu = self.c(self.momentum)
+            v *= mu
             v -= g
             if self.nesterov:
-                self.flat += self.momentum * v
+                self.flat += mu * v
                 self.flat -= g
             else:
                 self.flat += v
@@ -182,6 +221,7 @@ class _AdamBase(Optimizer):
 
     default_lr = 1e-3
     buffers = ("m", "v")
+    stackable = True
     decoupled = False  # AdamW: weight decay applied to w, not added to g
     _CUDA = r"""
 extern "C" __global__ void update(T* __restrict__ w, T* __restrict__ g, T* __restrict__ m,
@@ -208,19 +248,19 @@ extern "C" __global__ void update(T* __restrict__ w, T* __restrict__ g, T* __res
 """
 
     def adam_update(self, g: Array) -> None:
-        m, v, t = self.state["m"], self.state["v"], self.steps
-        m *= self.beta1
-        m += (1.0 - self.beta1) * g
-        v *= self.beta2
+        m, v, t, c = self.state["m"], self.state["v"], self.steps, self.c
+        m *= c(self.beta1)
+        m += c(1.0 - self.beta1) * g
+        v *= c(self.beta2)
         g *= g
-        g *= 1.0 - self.beta2
+        g *= c(1.0 - self.beta2)
         v += g
         xp = array_module(g)
         denom = xp.sqrt(v, out=g)  # g is no longer needed: it holds sqrt(v)/sqrt(bc2) + eps
-        denom *= 1.0 / math.sqrt(1.0 - self.beta2**t)
-        denom += self.eps
+        denom *= c(1.0 / _sqrt(1.0 - self.beta2**t))
+        denom += c(self.eps)
         xp.divide(m, denom, out=denom)  # then m / denom, then times the step: no temporary
-        denom *= self.lr / (1.0 - self.beta1**t)
+        denom *= c(self.lr / (1.0 - self.beta1**t))
         self.flat -= denom
 
 
@@ -253,9 +293,9 @@ class AdamW(_AdamBase):
         return (self.beta1, self.beta2, self.eps, 0.0, self.weight_decay, 0.0)
 
     def update(self, g: Array) -> None:
-        if self.weight_decay:
-            w = self.flat[: self.n_weights]
-            w *= 1.0 - self.lr * self.weight_decay
+        if _on(self.weight_decay):
+            w = self.flat[..., : self.n_weights]
+            w *= self.c(1.0 - self.lr * self.weight_decay)
         self.adam_update(g)
 
 
@@ -264,7 +304,7 @@ def make_optimizer(name: str, model: Any, lr: float | None, settings: dict[str, 
     of `settings` (field -> value, e.g. a config's training fields) it reads its own; a setting
     missing or None there takes the optimizer's declared default."""
     cls = OPTIMIZERS.get(name)
-    hyper = {k: settings[k] for k in cls.hyper if settings.get(k) is not None}
+    hyper = optimizer_settings(name, settings)
     return cls(
         model.flat,
         model.grad_flat,
@@ -273,3 +313,9 @@ def make_optimizer(name: str, model: Any, lr: float | None, settings: dict[str, 
         backend=model.backend,
         **hyper,
     )
+
+
+def optimizer_settings(name: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """Of `settings` (field -> value), the ones optimizer `name` reads and that are set (not
+    None); the others take its declared defaults."""
+    return {k: settings[k] for k in OPTIMIZERS.get(name).hyper if settings.get(k) is not None}

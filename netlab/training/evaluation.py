@@ -67,6 +67,27 @@ def evaluate(
     return Evaluation(backend.to_float(loss_sum) / n, backend.to_float(correct) / n, n, pred_host)
 
 
+def evaluate_stack(stack: Any, X: Array, y: Array, rows: slice) -> list[Evaluation]:
+    """evaluate() of each model of a stack (nn/stack.py) on the rows X[rows] all of them read:
+    one stacked forward per chunk instead of K."""
+    backend = stack.backend
+    xp = backend.xp
+    X, y = X[rows], y[rows]
+    n, K = len(X), stack.K
+    loss_sum = xp.zeros(K, dtype=np.float64)
+    correct = xp.zeros(K, dtype=np.int64)
+    for start in range(0, n, EVAL_BATCH):
+        xb, yb = X[start : start + EVAL_BATCH], y[start : start + EVAL_BATCH]
+        logp = log_softmax(stack.logits(xb))  # (K, b, classes)
+        picked = xp.take_along_axis(logp, xp.broadcast_to(yb[None, :, None], (K, len(yb), 1)), 2)
+        loss_sum -= picked[..., 0].sum(axis=1, dtype=np.float64)
+        correct += (logp.argmax(axis=2) == yb).sum(axis=1)
+    if n == 0:
+        return [Evaluation(math.nan, math.nan, 0) for _ in range(K)]
+    loss, right = backend.to_numpy(loss_sum), backend.to_numpy(correct)
+    return [Evaluation(float(loss[k]) / n, float(right[k]) / n, n) for k in range(K)]
+
+
 def weight_penalty(model: MLP, l2: float) -> float:
     """l2 * sum of squared weights: what the study's loss adds when it includes its L2 term."""
     w = model.flat[: model.n_weights]

@@ -1,0 +1,136 @@
+"""Stacked training, side by side: K baseline models trained as one stack vs the same K models
+trained one after another, in this one process.
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/stacked.py [--json] [--quick] [--device cpu]
+
+Each measurement is one whole training epoch as `netlab train` runs it (the batch loop plus the
+exact training and validation metrics), on Fashion-MNIST (the `sample` data with --quick), for
+K in {1, 4, 16, 32} (--quick: {1, 4}), batch 128 and batch 1, and two kinds of stack: a sweep of
+one seed (every model reads the same batches: the shared first-layer GEMM) and K seeds (a batch
+per model). Batch-1 epochs run on the first --batch1-rows rows of the training split (a full
+batch-1 epoch is 48,000 steps). Reports seconds per model-epoch both ways and their ratio
+(> 1: the stack is faster), the median of --repeats interleaved measurements, and the peak RSS of
+the process after the largest stack. The experiment executor runs one BLAS thread per worker,
+so measure that way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import netlab
+from netlab.config import Config, with_overrides
+from netlab.training.loop import Hooks, Trainer, seeded_rngs
+from netlab.training.run import build_model, load_prepared
+from netlab.training.stack import StackTrainer
+
+
+def configs(k: int, batch: int, kind: str, source: str, rows: int | None) -> list[Config]:
+    out = []
+    for i in range(k):
+        over = {"data.source": source, "training.batch_size": batch, "training.epochs": 1000}
+        over["training.seed" if kind == "seeds" else "training.l2"] = i if kind == "seeds" else (
+            1e-4 * i)  # fmt: skip
+        if batch == 1:
+            over["model.activation"] = "relu"
+        out.append(with_overrides(Config(), over))
+    return out
+
+
+def _truncate(data, rows: int | None) -> None:
+    if rows is not None:
+        data.train_idx = data.train_idx[:rows]
+
+
+def solo_trainers(cfgs: list[Config], backend, rows: int | None) -> list[Trainer]:
+    out = []
+    for c in cfgs:
+        c = c.resolved()
+        rngs = seeded_rngs(c.training.seed)
+        data = load_prepared(c, backend, rngs.split)
+        _truncate(data, rows)
+        model = build_model(c, data.n_features, data.n_classes, rngs.init, backend)
+        out.append(Trainer(model, data, c, rngs, Hooks(), False, "exact"))
+    return out
+
+
+def stack_trainer(cfgs: list[Config], backend, rows: int | None) -> StackTrainer:
+    trainer = StackTrainer([c.resolved() for c in cfgs], backend)
+    seen = set()
+    for m in trainer.members:
+        if id(m.data) not in seen:
+            seen.add(id(m.data))
+            _truncate(m.data, rows)
+    return trainer
+
+
+def measure(k, batch, kind, args, backend) -> dict:
+    rows = args.batch1_rows if batch == 1 else None
+    cfgs = configs(k, batch, kind, args.source, rows)
+    solos = solo_trainers(cfgs, backend, rows)
+    stack = stack_trainer(cfgs, backend, rows)
+    one_by_one, stacked = [], []
+    for epoch in range(1, args.repeats + 1):
+        start = time.perf_counter()
+        for t in solos:
+            t.epoch(epoch)
+        backend.synchronize()
+        one_by_one.append((time.perf_counter() - start) / k)
+        start = time.perf_counter()
+        stack.epoch(epoch)
+        backend.synchronize()
+        stacked.append((time.perf_counter() - start) / k)
+    a, b = statistics.median(one_by_one), statistics.median(stacked)
+    return {"K": k, "batch": batch, "kind": kind, "rows": rows,
+            "one_by_one_s_per_model_epoch": a, "stacked_s_per_model_epoch": b,
+            "speedup": a / b}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--batch1-rows", type=int, default=4800)
+    p.add_argument("--sizes", default="")
+    args = p.parse_args(argv)
+    args.source = "sample" if args.quick else "fashion-mnist"
+    sizes = [1, 4] if args.quick else [1, 4, 16, 32]
+    if args.sizes:
+        sizes = [int(s) for s in args.sizes.split(",")]
+    if args.quick:
+        args.repeats, args.batch1_rows = min(args.repeats, 2), min(args.batch1_rows, 600)
+    backend = netlab.get_backend(args.device)
+    rows = []
+    for batch in (128, 1):
+        for kind in ("sweep", "seeds"):
+            for k in sizes:
+                r = measure(k, batch, kind, args, backend)
+                rows.append(r)
+                if not args.json:
+                    print(f"batch {batch:>3} {kind:<5} K={k:<2}  one by one "
+                          f"{r['one_by_one_s_per_model_epoch']:.4f} s  stacked "
+                          f"{r['stacked_s_per_model_epoch']:.4f} s  per model-epoch  "
+                          f"{r['speedup']:.2f}x", flush=True)  # fmt: skip
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    env = {"python": sys.version.split()[0], "numpy": np.__version__, "netlab": netlab.__version__,
+           "machine": platform.processor() or platform.machine(), "device": args.device,
+           "peak_rss_mib": rss, "repeats": args.repeats}  # fmt: skip
+    if args.json:
+        print(json.dumps({"environment": env, "results": rows}, indent=2))
+    else:
+        print(f"peak RSS {rss:.0f} MiB (the process, after every measurement)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
