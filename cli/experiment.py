@@ -12,7 +12,7 @@ from netlab.errors import ConfigError, NetlabError
 
 from . import options
 from .signals import interrupted
-from .ui import console, notice, print_json
+from .ui import console, notice, print_json, print_packs
 
 ExperimentFile = typer.Argument(
     ...,
@@ -28,6 +28,7 @@ def experiment(
     workers: int = options.Workers,
     scheduler: str = options.Scheduler,
     blas_threads: int = options.BlasThreads,
+    stack_size: int = options.StackSize,
     device: str = options.Device,
     quiet: bool = options.RunsQuiet,
     json_out: bool = options.Json,
@@ -65,6 +66,8 @@ def experiment(
                 device=device,
                 blas_threads=blas_threads,
                 on_done=on_done,
+                stack_size=stack_size,
+                on_packs=(lambda packs: print_packs(packs, lambda s: s.variant)) if show else None,
             )
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (signals.py)
         finished = sum(read_summary(s.run_dir) is not None for s in specs)

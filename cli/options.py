@@ -31,6 +31,14 @@ Scheduler = typer.Option(
     help="Dask scheduler address (tcp://host:8786) instead of local workers. "
     "\\[default: none: local workers]",
 )
+StackSize = typer.Option(
+    16,
+    "--stack-size",
+    min=1,
+    max=1024,
+    help="Most runs trained together as one stack (runs of one seed that differ only in what a "
+    "model may hold for itself, docs/stacks.md); 1 trains every run alone.",
+)
 BlasThreads = typer.Option(
     1,
     "--blas-threads",

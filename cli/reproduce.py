@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from . import options
 from .signals import interrupted
-from .ui import console, notice, print_json
+from .ui import console, notice, print_json, print_packs
 
 Out = typer.Option(
     Path("runs/reproduce"), "--out", "-o", help="Where the runs go (one folder per experiment)."
@@ -48,6 +48,7 @@ def reproduce(
     workers: int = options.Workers,
     scheduler: str = options.Scheduler,
     blas_threads: int = options.BlasThreads,
+    stack_size: int = options.StackSize,
     batch1_epochs: int = Batch1Epochs,
     report_only: bool = ReportOnly,
     device: str = options.Device,
@@ -75,6 +76,8 @@ def reproduce(
                 report_only=report_only,
                 on_done=runs.on_done,
                 on_start=runs.on_start,
+                stack_size=stack_size,
+                on_packs=runs.on_packs,
             )
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (signals.py)
         raise interrupted(
@@ -111,6 +114,10 @@ class _Runs:
                 f"runs in {study.out_dir}",
                 markup=False,
             )
+
+    def on_packs(self, packs: list[list[Any]]) -> None:
+        if self.show:
+            print_packs(packs, lambda s: f"{s.run_dir.parent.parent.name} / {s.variant}")
 
     def on_done(self, spec: Any, summary: dict[str, Any]) -> None:
         self.done += 1

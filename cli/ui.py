@@ -51,6 +51,19 @@ def print_json(data: Any) -> None:
     print(json.dumps(strict_json(data), indent=2, allow_nan=False))
 
 
+def print_packs(packs: list[list[Any]], label: Any) -> None:
+    """One line per stack the sweep trains (packs of several runs), naming its runs."""
+    stacks = [p for p in packs if len(p) > 1]
+    if not stacks:
+        return
+    alone = len(packs) - len(stacks)
+    console.print(f"{sum(map(len, stacks))} runs train as {len(stacks)} stacks, {alone} alone "
+                  "(--stack-size 1: every run alone):", markup=False)  # fmt: skip
+    for i, pack in enumerate(stacks, 1):
+        runs = ", ".join(f"{label(s)} seed {s.seed}" for s in pack)
+        console.print(f"  stack {i} ({len(pack)} runs): {runs}", markup=False)
+
+
 def pct(x: float) -> str:
     return f"{100.0 * x:.2f}%"
 

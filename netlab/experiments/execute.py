@@ -25,6 +25,37 @@ def estimated_cost(config: Config, n_train: int = 48_000) -> float:
     return config.training.epochs * (steps * 150e-6 + 1.25 * n_train * params * 6 / 45e9)
 
 
+DEFAULT_STACK_SIZE = 16
+
+
+def pack_runs(todo: list[RunSpec], stack_size: int, workers: int = 1) -> list[list[RunSpec]]:
+    """The runs grouped into packs, each trained as one stack (training/stack.py): runs of one
+    stack_key and one seed (so the stack reads one batch for all: the shared first-layer GEMM;
+    stacks of different seeds measured no faster than the runs alone), at most `stack_size` per
+    pack; packs are split further while there are fewer than `workers`. A run that cannot stack,
+    or is alone in its group, is a pack of one. stack_size 1 trains every run alone. Packs come
+    longest first (the summed estimated cost of their runs)."""
+    from ..training.stack import stack_key
+
+    if not isinstance(stack_size, int) or isinstance(stack_size, bool) or not 1 <= stack_size:
+        raise ConfigError(f"--stack-size must be an integer >= 1; got {stack_size!r}")
+    groups: dict[Any, list[RunSpec]] = {}
+    for i, spec in enumerate(todo):
+        key = stack_key(spec.config) if stack_size > 1 else None
+        groups.setdefault(("alone", i) if key is None else (key, spec.config.training.seed),
+                          []).append(spec)  # fmt: skip
+    packs = []
+    for group in groups.values():
+        n = math.ceil(len(group) / stack_size)
+        packs += [group[j::n] for j in range(n)]
+    while len(packs) < workers and max(len(p) for p in packs) > 1:
+        big = max(packs, key=len)
+        packs.remove(big)
+        packs += [big[0::2], big[1::2]]
+    packs.sort(key=lambda p: -sum(estimated_cost(s.config) for s in p))  # stable
+    return packs
+
+
 @dataclass
 class Execution:
     """What execute() did with the runs it was given."""
@@ -57,10 +88,13 @@ def execute(
     device: str = "cpu",
     blas_threads: int = 1,
     on_done: Any = None,
+    stack_size: int = DEFAULT_STACK_SIZE,
+    on_packs: Any = None,
 ) -> Execution:
     """Run the unfinished runs among `specs`, longest first, each claimed before it trains
-    (runner.py: two processes on one sweep never train the same run). `on_done(spec, summary)` is
-    called for every run this process trained."""
+    (runner.py: two processes on one sweep never train the same run), compatible ones together as
+    stacks of at most `stack_size` (pack_runs; 1: each alone). `on_packs(packs)` is called with
+    the packs before any trains, `on_done(spec, summary)` for every run this process trained."""
     from .executors import run_dask, run_local
 
     if not isinstance(workers, int) or not 1 <= workers <= 256:
@@ -82,10 +116,13 @@ def execute(
             done.elsewhere.append(spec)
 
     if todo:
+        packs = pack_runs(todo, stack_size, workers if scheduler is None else 1)
+        if on_packs:
+            on_packs(packs)
         if scheduler is not None:
-            done.failures = run_dask(todo, scheduler, device, on_outcome, blas_threads)
+            done.failures = run_dask(packs, scheduler, device, on_outcome, blas_threads)
         else:
-            done.failures = run_local(todo, workers, device, on_outcome, blas_threads)
+            done.failures = run_local(packs, workers, device, on_outcome, blas_threads)
     return done
 
 
@@ -105,8 +142,11 @@ def run_experiment(
     device: str = "cpu",
     blas_threads: int = 1,
     on_done: Any = None,
+    stack_size: int = DEFAULT_STACK_SIZE,
+    on_packs: Any = None,
 ) -> dict[str, Any]:
-    """Run every unfinished run, then write OUT/results.csv and OUT/results.md.
+    """Run every unfinished run (compatible ones as stacks, see execute), then write
+    OUT/results.csv and OUT/results.md.
 
     Returns {"rows", "ran", "skipped", "busy", "csv", "markdown"}: ran counts the runs this process
     trained, skipped those finished before or by another process meanwhile, busy lists the run
@@ -122,6 +162,8 @@ def run_experiment(
         device=device,
         blas_threads=blas_threads,
         on_done=on_done,
+        stack_size=stack_size,
+        on_packs=on_packs,
     )
     done.busy = [(s, h) for s, h in done.busy if read_summary(s.run_dir) is None]  # still busy
     result = write_results(experiment, specs, out_dir)

@@ -1,6 +1,7 @@
 """Where the runs of an experiment execute: in local worker processes, or on a Dask cluster.
 
-Every executor runs the same `experiment.run_one` on the same picklable RunSpec, in a process whose
+Every executor runs the same `runner.run_pack` on the same picklable RunSpecs (a pack: one run, or
+runs that train as one stack, execute.pack_runs), each pack one task, in a process whose
 BLAS library uses a fixed number of threads (default 1): OpenBLAS results change in the last bits
 with its thread count, so fixing it makes the same seeds give the same numbers whichever executor
 ran them, and one thread per worker keeps N workers from oversubscribing the cores (a second
@@ -19,7 +20,7 @@ from typing import Any
 
 from ..errors import NetlabError
 from .plan import RunSpec
-from .runner import BUSY, Outcome, run_one, stop_on_sigterm
+from .runner import BUSY, FAILED, Outcome, run_pack, stop_on_sigterm
 
 OnOutcome = Callable[[RunSpec, Outcome], None]
 BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -46,22 +47,29 @@ def _failure(spec: RunSpec, exc: BaseException | str) -> str:
 
 
 def _settle(
-    future: Any, spec: RunSpec, failures: list[str], catch: tuple, on_outcome: OnOutcome
+    future: Any, pack: list[RunSpec], failures: list[str], catch: tuple, on_outcome: OnOutcome
 ) -> None:
-    """Hand the run's Outcome to on_outcome, or record its failure (exceptions in `catch`)."""
+    """Hand each run's Outcome of a pack to on_outcome, or record its failure (a FAILED outcome,
+    or an exception in `catch`: then every run of the pack failed)."""
     try:
-        outcome = future.result()
+        outcomes = future.result()
     except catch as exc:
         reason = exc if isinstance(exc, NetlabError) else f"{type(exc).__name__}: {exc}"
-        failures.append(_failure(spec, reason))
+        failures.extend(_failure(spec, reason) for spec in pack)
         return
-    on_outcome(spec, outcome)
+    for spec, outcome in zip(pack, outcomes, strict=True):
+        if outcome.status == FAILED:
+            failures.append(_failure(spec, outcome.error))
+        else:
+            on_outcome(spec, outcome)
 
 
 def run_local(
-    specs: list[RunSpec], workers: int, device: str, on_outcome: OnOutcome, blas_threads: int = 1
-) -> list[str]:
-    """Runs in `workers` spawned processes (one process for workers == 1), BLAS threads fixed.
+    packs: list[list[RunSpec]], workers: int, device: str, on_outcome: OnOutcome,
+    blas_threads: int = 1,
+) -> list[str]:  # fmt: skip
+    """Packs of runs (execute.pack_runs; each trains alone or as one stack) in `workers` spawned
+    processes (one process for workers == 1), BLAS threads fixed.
 
     Ctrl-C or SIGTERM here stops the workers with SIGTERM (runner.stop_on_sigterm): the runs in
     progress end unfinished, their claims released. Returns the failed runs, one line each.
@@ -75,10 +83,10 @@ def run_local(
     ) as pool:  # fmt: skip
         finished: queue.SimpleQueue = queue.SimpleQueue()
         futures = {}
-        for spec in specs:
-            future = pool.submit(run_one, spec, device, blas_threads)
+        for pack in packs:
+            future = pool.submit(run_pack, pack, device, blas_threads)
             future.add_done_callback(finished.put)  # called in the pool's thread
-            futures[future] = spec
+            futures[future] = pack
         try:
             for _ in futures:
                 # Not as_completed: it takes every future's lock at once to register its waiter,
@@ -117,9 +125,11 @@ def _visible(on_outcome: OnOutcome) -> OnOutcome:
 
 
 def run_dask(
-    specs: list[RunSpec], scheduler: Any, device: str, on_outcome: OnOutcome, blas_threads: int = 1
-) -> list[str]:
-    """Runs as tasks on a Dask distributed cluster at `scheduler` (an address or a Client).
+    packs: list[list[RunSpec]], scheduler: Any, device: str, on_outcome: OnOutcome,
+    blas_threads: int = 1,
+) -> list[str]:  # fmt: skip
+    """Packs of runs (each one task: alone or as one stack) on a Dask distributed cluster at
+    `scheduler` (an address or a Client).
 
     The workers write the run directories themselves, so they must see the same filesystem as this
     machine at the same (absolute) --out path. With a CUDA device each task asks for the worker
@@ -154,9 +164,9 @@ def run_dask(
             resources = {"GPU": 1}
         futures = {
             client.submit(
-                run_one, spec, device, blas_threads, pure=False, resources=resources
-            ): spec
-            for spec in specs
+                run_pack, pack, device, blas_threads, pure=False, resources=resources
+            ): pack
+            for pack in packs
         }
 
         try:

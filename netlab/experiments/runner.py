@@ -19,17 +19,19 @@ from typing import Any
 from ..errors import NetlabError
 from .plan import RunSpec, is_finished, read_summary
 
-TRAINED, FINISHED, BUSY = "trained", "finished", "busy"
+TRAINED, FINISHED, BUSY, FAILED = "trained", "finished", "busy", "failed"
 
 
 @dataclass(frozen=True)
 class Outcome:
     """What run_one did: TRAINED the run, found it FINISHED by another process since it was
-    planned, or found it BUSY (another process holds its lock: `holder` says which, if known)."""
+    planned, or found it BUSY (another process holds its lock: `holder` says which, if known);
+    in a stack (run_stack), a run that FAILED says why in `error` while the others go on."""
 
     status: str
     summary: dict[str, Any] | None = None
     holder: str = ""
+    error: str = ""
 
 
 class RunStopped(NetlabError):
@@ -78,6 +80,72 @@ def _claim_and_train(spec: RunSpec, device: str, blas_threads: int | None) -> Ou
         except NetlabError as exc:  # say which run failed, keep the error's type and exit code
             raise type(exc)(f"run {spec.variant!r} seed {spec.seed}: {exc}") from None
     return Outcome(TRAINED, paths["summary"])
+
+
+def run_pack(
+    specs: list[RunSpec], device: str = "cpu", blas_threads: int | None = None
+) -> list[Outcome]:
+    """The Outcome of each run of a pack (execute.pack_runs): one run trains alone (run_one);
+    several of one stack_key are claimed together and train as one stack (training/stack.py),
+    each written to its own directory as if it had trained alone."""
+    if len(specs) == 1:
+        return [run_one(specs[0], device, blas_threads)]
+    if _worker["stopping"]:
+        raise RunStopped("not started: its worker was stopped by SIGTERM")
+    _worker["calls"] += 1
+    try:
+        return _claim_and_train_stack(specs, device, blas_threads)
+    finally:
+        _worker["calls"] -= 1
+
+
+def _claim_and_train_stack(
+    specs: list[RunSpec], device: str, blas_threads: int | None
+) -> list[Outcome]:
+    from contextlib import ExitStack
+
+    from ..files.runs import write_run
+    from ..training.stack import train_stack
+
+    if blas_threads:
+        _limit_blas_threads(blas_threads)
+    outcomes: dict[int, Outcome] = {}
+    with ExitStack() as held:
+        todo = []
+        for i, spec in enumerate(specs):
+            holder = held.enter_context(claim(spec.run_dir))
+            if holder is not None:
+                outcomes[i] = Outcome(BUSY, holder=holder)
+            elif is_finished(spec, device, blas_threads or 1):
+                outcomes[i] = Outcome(FINISHED, read_summary(spec.run_dir))
+            else:
+                todo.append(i)
+        results = _train_stacked([specs[i] for i in todo], device, train_stack)
+        for i, result in zip(todo, results, strict=True):
+            spec = specs[i]
+            if isinstance(result, NetlabError):
+                outcomes[i] = Outcome(FAILED, error=f"run {spec.variant!r} seed {spec.seed}: "
+                                      f"{result}")  # fmt: skip
+                continue
+            extra = {"variant": spec.variant, "blas_threads": blas_threads}
+            if len(todo) > 1:
+                extra["stack_size"] = len(todo)
+            paths = write_run(spec.run_dir, result, force=True, extra=extra)
+            outcomes[i] = Outcome(TRAINED, paths["summary"])
+    return [outcomes[i] for i in range(len(specs))]
+
+
+def _train_stacked(specs: list[RunSpec], device: str, train_stack) -> list:
+    """The runs' results (or errors) trained as one stack; one left trains alone, as run_one
+    trains it; an error of the whole stack (its data, its device) is every run's."""
+    from ..training.run import train
+
+    try:
+        if len(specs) == 1:
+            return [train(specs[0].config, device=device)]
+        return train_stack([s.config for s in specs], device=device)
+    except NetlabError as exc:
+        return [exc] * len(specs)
 
 
 _worker = {"calls": 0, "stopping": False}  # this process's runs in progress; SIGTERM seen

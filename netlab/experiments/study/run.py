@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import ConfigError
-from ..execute import execute, failed_runs_error
+from ..execute import DEFAULT_STACK_SIZE, execute, failed_runs_error
 from ..files import slug
 from ..plan import read_summary
 from ..results import write_results
@@ -31,6 +31,8 @@ def reproduce(
     report_only: bool = False,
     on_done: Any = None,
     on_start: Any = None,
+    stack_size: int = DEFAULT_STACK_SIZE,
+    on_packs: Any = None,
 ) -> dict[str, Any]:
     """Run (or resume) every run of the study in both protocols and write the report; with
     report_only, render the report from the archive beside it without training anything.
@@ -61,10 +63,11 @@ def reproduce(
         on_start(study, unique)
     started = time.perf_counter()
     done = execute(unique, workers=workers, scheduler=scheduler, device=device,
-                   blas_threads=blas_threads, on_done=on_done)  # fmt: skip
+                   blas_threads=blas_threads, on_done=on_done, stack_size=stack_size,
+                   on_packs=on_packs)  # fmt: skip
     seconds = time.perf_counter() - started
     if done.trained or done.failures:
-        command = _command(workers, scheduler, batch1_epochs, device, blas_threads)
+        command = _command(workers, scheduler, batch1_epochs, device, blas_threads, stack_size)
         log_invocation(study.out_dir, command, len(done.trained), len(done.failures), seconds, env)
     done.busy = [(s, h) for s, h in done.busy if read_summary(s.run_dir) is None]  # still busy
     copied = _collect(study, archive_dir, device, blas_threads)
@@ -115,13 +118,14 @@ def _render(study: Study, report: Path, archive_dir: Path) -> dict:
     return figures
 
 
-def _command(workers, scheduler, batch1_epochs, device, blas_threads) -> str:
+def _command(workers, scheduler, batch1_epochs, device, blas_threads, stack_size) -> str:
     return " ".join(
         ["netlab reproduce"]
         + ([f"--workers {workers}"] if scheduler is None else [f"--scheduler {scheduler}"])
         + ([f"--batch1-epochs {batch1_epochs}"] if batch1_epochs != DEFAULT_BATCH1_EPOCHS else [])
         + ([f"--device {device}"] if device != "cpu" else [])
         + ([f"--blas-threads {blas_threads}"] if blas_threads != 1 else [])
+        + ([f"--stack-size {stack_size}"] if stack_size != DEFAULT_STACK_SIZE else [])
     )
 
 

@@ -1,0 +1,117 @@
+"""Sweeps trained as stacks (execute.pack_runs, runner.run_pack): the same runs, claims, files and
+table as with every run alone, through the real `netlab experiment` command.
+
+Tolerance: float64 runs, every number of results.csv within 1e-9 relative of the runs trained
+alone (docs/stacks.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netlab.config import Config, with_overrides
+from netlab.errors import ConfigError
+from netlab.experiments.execute import pack_runs
+from netlab.experiments.files import load_experiment
+from netlab.experiments.plan import RunSpec, plan, read_summary
+from netlab.experiments.runner import BUSY, FAILED, TRAINED, claim, run_pack
+
+NETLAB = str(Path(sys.executable).with_name("netlab"))
+ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+SWEEP = """
+name = "l2-sweep"
+seeds = 2
+[overrides]
+training = { epochs = 3, dtype = "float64" }
+data = { source = "sample" }
+model = { hidden = [16] }
+[grid]
+training = { l2 = [0.0, 1e-4, 1e-3] }
+[[variants]]
+name = "wide"
+model = { hidden = [24] }
+[[variants]]
+name = "diverges"
+training = { lr = 1e6 }
+model = { init = "normal" }
+"""
+
+
+def spec(i: int, **overrides) -> RunSpec:
+    config = with_overrides(Config(), {"data.source": "sample", **overrides})
+    return RunSpec(f"v{i}", config.training.seed, config, Path(f"/tmp/none/{i}"))
+
+
+def test_packs_group_one_seed_of_one_stack_key():
+    runs = [spec(i, **{"training.l2": 1e-4 * (i % 4), "training.seed": i // 4}) for i in range(8)]
+    runs += [spec(8, **{"model.hidden": [10]}), spec(9, **{"training.augment": ["flip"]})]
+    packs = pack_runs(runs, 16)
+    assert sorted(len(p) for p in packs) == [1, 1, 4, 4]
+    assert all(len({s.seed for s in p}) == 1 for p in packs)
+    assert sorted(len(p) for p in pack_runs(runs, 3)) == [1, 1, 2, 2, 2, 2]
+    assert all(len(p) == 1 for p in pack_runs(runs, 1))
+    one_group = runs[:4]
+    assert sorted(len(p) for p in pack_runs(one_group, 16, workers=2)) == [2, 2]
+    assert sorted(s.variant for p in pack_runs(runs, 3) for s in p) == sorted(
+        s.variant for s in runs
+    )
+    with pytest.raises(ConfigError, match="--stack-size"):
+        pack_runs(runs, 0)
+
+
+def _rows(path: Path) -> dict[str, dict[str, str]]:
+    with open(path) as f:
+        return {r["variant"] + r.get("seed", ""): r for r in csv.DictReader(f)}
+
+
+def test_a_stacked_sweep_writes_what_runs_alone_write(tmp_path):
+    exp = tmp_path / "sweep.toml"
+    exp.write_text(SWEEP)
+    outs = {}
+    for name, extra in (("stacked", []), ("alone", ["--stack-size", "1"])):
+        out = tmp_path / name
+        done = subprocess.run([NETLAB, "experiment", str(exp), "--out", str(out), *extra],
+                              env=ENV, capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert done.returncode != 0  # the diverging variant fails, the others are written
+        assert done.stderr.count("\n") == 1 and "run 'diverges' seed 0" in done.stderr
+        assert "Traceback" not in done.stderr
+        outs[name] = (out, done.stdout)
+    stacked_out, text = outs["stacked"]
+    assert "stack 1 (4 runs)" in text and "stack 2 (4 runs)" in text  # 3 l2 + diverges, per seed
+    assert "train as" not in outs["alone"][1]
+    specs = plan(load_experiment(exp), stacked_out)
+    assert len(specs) == 10
+    for s in specs:
+        if s.variant == "diverges":
+            assert read_summary(s.run_dir) is None
+            continue
+        a = read_summary(s.run_dir)
+        b = read_summary(tmp_path / "alone" / s.run_dir.relative_to(stacked_out))
+        assert a.get("stack_size") == (None if s.variant == "wide" else 4)
+        assert b.get("stack_size") is None
+        for key in ("val_accuracy", "test_accuracy", "test_loss", "val_loss"):
+            assert a[key] == pytest.approx(b[key], rel=1e-9), (s.variant, key)
+        assert a["best_epoch"] == b["best_epoch"]
+    rows_s, rows_a = _rows(stacked_out / "results.csv"), _rows(tmp_path / "alone/results.csv")
+    assert rows_s.keys() == rows_a.keys()
+
+
+def test_a_pack_claims_each_run_and_skips_the_busy_one(tmp_path):
+    exp = tmp_path / "sweep.toml"
+    exp.write_text(SWEEP.replace("seeds = 2", "seeds = 1"))
+    specs = [s for s in plan(load_experiment(exp), tmp_path / "out") if s.variant != "wide"]
+    specs.sort(key=lambda s: s.variant == "diverges")  # the three l2 runs, then the diverging one
+    with claim(specs[1].run_dir) as holder:
+        assert holder is None
+        outcomes = run_pack(specs, "cpu", 1)
+    assert [o.status for o in outcomes] == [TRAINED, BUSY, TRAINED, FAILED]
+    assert outcomes[3].error.startswith("run 'diverges' seed 0: training ")  # diverged, exploded
+    assert json.loads((specs[0].run_dir / "metrics.json").read_text())["stack_size"] == 3
+    assert read_summary(specs[1].run_dir) is None
