@@ -93,59 +93,14 @@ def run_pack(
     if _worker["stopping"]:
         raise RunStopped("not started: its worker was stopped by SIGTERM")
     _worker["calls"] += 1
-    try:
-        return _claim_and_train_stack(specs, device, blas_threads)
-    finally:
-        _worker["calls"] -= 1
-
-
-def _claim_and_train_stack(
-    specs: list[RunSpec], device: str, blas_threads: int | None
-) -> list[Outcome]:
-    from contextlib import ExitStack
-
-    from ..files.runs import write_run
-    from ..training.stack import train_stack
+    from .stack_runs import claim_and_train_stack
 
     if blas_threads:
         _limit_blas_threads(blas_threads)
-    outcomes: dict[int, Outcome] = {}
-    with ExitStack() as held:
-        todo = []
-        for i, spec in enumerate(specs):
-            holder = held.enter_context(claim(spec.run_dir))
-            if holder is not None:
-                outcomes[i] = Outcome(BUSY, holder=holder)
-            elif is_finished(spec, device, blas_threads or 1):
-                outcomes[i] = Outcome(FINISHED, read_summary(spec.run_dir))
-            else:
-                todo.append(i)
-        results = _train_stacked([specs[i] for i in todo], device, train_stack)
-        for i, result in zip(todo, results, strict=True):
-            spec = specs[i]
-            if isinstance(result, NetlabError):
-                outcomes[i] = Outcome(FAILED, error=f"run {spec.variant!r} seed {spec.seed}: "
-                                      f"{result}")  # fmt: skip
-                continue
-            extra = {"variant": spec.variant, "blas_threads": blas_threads}
-            if len(todo) > 1:
-                extra["stack_size"] = len(todo)
-            paths = write_run(spec.run_dir, result, force=True, extra=extra)
-            outcomes[i] = Outcome(TRAINED, paths["summary"])
-    return [outcomes[i] for i in range(len(specs))]
-
-
-def _train_stacked(specs: list[RunSpec], device: str, train_stack) -> list:
-    """The runs' results (or errors) trained as one stack; one left trains alone, as run_one
-    trains it; an error of the whole stack (its data, its device) is every run's."""
-    from ..training.run import train
-
     try:
-        if len(specs) == 1:
-            return [train(specs[0].config, device=device)]
-        return train_stack([s.config for s in specs], device=device)
-    except NetlabError as exc:
-        return [exc] * len(specs)
+        return claim_and_train_stack(specs, device, blas_threads)
+    finally:
+        _worker["calls"] -= 1
 
 
 _worker = {"calls": 0, "stopping": False}  # this process's runs in progress; SIGTERM seen

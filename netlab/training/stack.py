@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,72 +32,39 @@ from ..nn.losses import softmax_cross_entropy
 from ..nn.optimizers import OPTIMIZERS, make_optimizer, optimizer_settings
 from ..nn.schedules import scheduled_lr
 from ..nn.stack import MLPStack, stacked_optimizer
+from .checkpoint import TrainState
 from .divergence import diverged_error, exploded, exploded_error
 from .epoch import Regularizers, locate_divergence
 from .evaluation import evaluate, evaluate_stack
 from .loop import FitResult, early_stopped, seeded_rngs
 from .run import TrainResult, build_model, load_prepared
-
-# Config fields a stack's runs must share (besides the optimizer's true-or-false settings).
-SHARED = (
-    "model.hidden", "model.activation", "model.leaky_slope", "training.batch_size",
-    "training.optimizer", "training.loss_norm", "training.label_smoothing", "training.dtype",
-    "data.source", "data.dir", "data.path", "data.val_fraction", "data.normalization",
-)  # fmt: skip
-
-
-def stack_key(config: Config) -> tuple | None:
-    """What runs must share to train in one stack, or None when this run trains alone
-    (augmentation; an optimizer that is not stackable)."""
-    c = config.resolved()
-    entry = OPTIMIZERS.get(c.training.optimizer)
-    if c.training.augment or not entry.stackable:
-        return None
-    flags = [s.name for s in entry.settings if isinstance(s.default, bool)]
-    values = [_field(c, f) for f in SHARED] + [getattr(c.training, f) for f in flags]
-    return tuple(tuple(v) if isinstance(v, list) else v for v in values)
-
-
-def _field(c: Config, dotted: str) -> Any:
-    section, name = dotted.split(".")
-    return getattr(getattr(c, section), name)
-
-
-@dataclass
-class Member:
-    """One run of a stack: its config, generators, data and where it stands."""
-
-    config: Config
-    rngs: Any
-    data: Any
-    base_lr: float
-    history: list[dict[str, float]] = field(default_factory=list)
-    best_value: float = math.inf
-    best_epoch: int = 0
-    stopped: bool = False
-    error: NetlabError | None = None
-    seconds: float = 0.0
-
-    @property
-    def t(self):
-        return self.config.training
-
-    def active(self, epoch: int) -> bool:
-        return self.error is None and not self.stopped and epoch <= self.t.epochs
+from .stack_members import Member, finite, row_state, stack_key
 
 
 def train_stack(
-    configs: Sequence[Config], device: str = "cpu", backend: Backend | None = None
+    configs: Sequence[Config],
+    device: str = "cpu",
+    backend: Backend | None = None,
+    *,
+    resume: Sequence[TrainState | None] | None = None,
+    checkpoint: Callable[[int, TrainState], None] | None = None,
 ) -> list[TrainResult | NetlabError]:
     """Train `configs` (runs of one stack_key) as one stack; each run's TrainResult as
-    training.run.train returns it alone, or the NetlabError that run raised."""
+    training.run.train returns it alone, or the NetlabError that run raised.
+
+    checkpoint(i, state) is called after every epoch for each run i that trained it (its
+    TrainState, as a run alone checkpoints); resume continues from such states (None: from the
+    start; every run still training must be at one epoch), so the finished stack is bit-identical
+    to an uninterrupted one of the same runs."""
     configs = [c.resolved() for c in configs]
     keys = {stack_key(c) for c in configs}
     if None in keys or len(keys) != 1:
         raise ConfigError("runs of one stack must share layer sizes, activation, batch size, "
                           "optimizer, loss, dtype and data, and use no augmentation")  # fmt: skip
     backend = backend or get_backend(device, configs[0].training.dtype)
-    trainer = StackTrainer(configs, backend)
+    trainer = StackTrainer(configs, backend, checkpoint)
+    if resume is not None:
+        trainer.restore(resume)
     trainer.run()
     return trainer.results()
 
@@ -106,8 +72,11 @@ def train_stack(
 class StackTrainer:
     """The state of one stacked fit: the stack, its optimizer, each member's best weights."""
 
-    def __init__(self, configs: Sequence[Config], backend: Backend) -> None:
-        self.backend = backend
+    def __init__(
+        self, configs: Sequence[Config], backend: Backend,
+        checkpoint: Callable[[int, TrainState], None] | None = None,
+    ) -> None:  # fmt: skip
+        self.backend, self.checkpoint, self.first = backend, checkpoint, 1
         prepared: dict[int, Any] = {}  # seed -> Prepared: one split and normalization per seed
         self.members: list[Member] = []
         states = []
@@ -140,9 +109,40 @@ class StackTrainer:
         self.best = self.stack.flat.copy()
         self.final: dict[int, np.ndarray] = {}  # member -> best weights, once it left the stack
 
+    def restore(self, states: Sequence[TrainState | None]) -> None:
+        """Continue from each run's checkpointed state (ConfigError when the runs still
+        training are not all at one epoch, or a state's optimizer differs)."""
+        be, opt = self.backend, self.optimizer
+        going = {s.epoch for m, s in zip(self.members, states, strict=True)
+                 if s is not None and not s.stopped and s.epoch < m.t.epochs}  # fmt: skip
+        fresh = any(s is None for s in states)
+        if len(going) > 1 or (going and fresh):
+            none = " and none" if fresh else ""
+            raise ConfigError("the runs of a stack must resume from one epoch; got checkpoints "
+                              f"of epochs {sorted(going)}{none}")  # fmt: skip
+        for k, (m, state) in enumerate(zip(self.members, states, strict=True)):
+            if state is None:
+                continue
+            if state.optimizer != opt.name or set(state.opt_state) != set(opt.state):
+                raise ConfigError(f"a checkpoint holds the state of optimizer {state.optimizer!r}, "
+                                  f"the stack uses {opt.name!r}")  # fmt: skip
+            self.stack.flat[k] = be.asarray(state.flat)
+            self.best[k] = be.asarray(state.best_flat)
+            for name, a in state.opt_state.items():
+                opt.state[name][k] = be.asarray(a)
+            m.history = [dict(r) for r in state.history]
+            m.best_value, m.best_epoch = state.best_value, state.best_epoch
+            m.stopped = state.stopped
+            m.seconds = sum(float(r.get("seconds", 0.0)) for r in m.history)
+            m.rngs.restore(state.rng_states)
+            if state.epoch in going:
+                opt.steps = state.opt_steps
+        self.first = going.pop() + 1 if going else 1 + max(
+            (s.epoch for s in states if s is not None), default=0)  # fmt: skip
+
     def run(self) -> None:
         last = max(mb.t.epochs for mb in self.members)
-        for epoch in range(1, last + 1):
+        for epoch in range(self.first, last + 1):
             keep = [k for k, i in enumerate(self.rows) if self.members[i].active(epoch)]
             if not keep:
                 break
@@ -218,8 +218,8 @@ class StackTrainer:
                                                    smoothing=t0.label_smoothing)  # fmt: skip
                 backward(dlogits)
                 opt.step()
-            finite = self.backend.to_numpy(self.backend.xp.isfinite(stack.flat).all(axis=1))
-            measured = self._measure_all(members, finite)
+            ok = self.backend.to_numpy(self.backend.xp.isfinite(stack.flat).all(axis=1))
+            measured = self._measure_all(members, ok)
         share = (time.perf_counter() - start) / len(members)
         for k, (m, lr, got) in enumerate(zip(members, lrs, measured, strict=True)):
             if got is None:
@@ -243,19 +243,21 @@ class StackTrainer:
             m.history.append(record)
             m.seconds += share
             self._track_best(k, m, epoch, record)
+            if self.checkpoint is not None:
+                self.checkpoint(self.rows[k], self._state(k, m, epoch))
 
-    def _measure_all(self, members: list[Member], finite: np.ndarray) -> list:
+    def _measure_all(self, members: list[Member], ok: np.ndarray) -> list:
         """Each row's (train, validation) evaluations, or None where its parameters or losses
         are not finite: one stacked pass when all read the same data and all are finite, else
         each row as the model alone measures it."""
         d = members[0].data
-        if finite.all() and all(m.data is d for m in members):
+        if ok.all() and all(m.data is d for m in members):
             trs = evaluate_stack(self.stack, d.X, d.y, d.train_rows)
             vas = evaluate_stack(self.stack, d.X, d.y, d.val_rows) if len(d.val_idx) else None
             pairs = [(tr, vas[k] if vas else None) for k, tr in enumerate(trs)]
         else:
-            pairs = [self._measure(k, m) if finite[k] else None for k, m in enumerate(members)]
-        return [None if p is None or not _finite(*p) else p for p in pairs]
+            pairs = [self._measure(k, m) if ok[k] else None for k, m in enumerate(members)]
+        return [None if p is None or not finite(*p) else p for p in pairs]
 
     def _measure(self, k: int, m: Member):
         model, d = self.stack.member(k), m.data
@@ -272,6 +274,17 @@ class StackTrainer:
             m.best_value, m.best_epoch = value, epoch
             self.backend.xp.copyto(self.best[k], self.stack.flat[k])
         m.stopped = early_stopped(epoch, m.best_epoch, m.t.patience, m.t.epochs)
+
+    def _state(self, k: int, m: Member, epoch: int) -> TrainState:
+        """Row k's run after `epoch`, as a run alone checkpoints it."""
+        be, opt = self.backend, self.optimizer
+        return TrainState(
+            epoch=epoch, flat=be.to_numpy(self.stack.flat[k]), best_flat=be.to_numpy(self.best[k]),
+            best_value=m.best_value, best_epoch=m.best_epoch, stopped=m.stopped,
+            optimizer=opt.name, opt_state={n: be.to_numpy(v[k]) for n, v in opt.state.items()},
+            opt_steps=opt.steps, history=m.history, rng_states=m.rngs.states(),
+            config_toml=m.config.to_toml(),
+        )  # fmt: skip
 
     def _snapshot(self, members: list[Member]) -> dict:
         """What replaying one model's epoch alone needs: parameters, optimizer state, steps and
@@ -290,7 +303,7 @@ class StackTrainer:
         be, t = self.backend, m.t
         alone = MLP(self.sizes, m.config.model.activation, leaky_slope=m.config.model.leaky_slope,
                     init=m.config.model.init, backend=be,
-                    state=_state(self.stack, be.to_numpy(snap["flat"][k])))  # fmt: skip
+                    state=row_state(self.sizes, be.to_numpy(snap["flat"][k])))  # fmt: skip
         opt = make_optimizer(t.optimizer, alone, lr, vars(t))
         for name, buf in snap["opt"].items():
             opt.state[name][...] = buf[k]
@@ -313,26 +326,10 @@ class StackTrainer:
             c = m.config
             model = MLP(self.sizes, c.model.activation, leaky_slope=c.model.leaky_slope,
                         init=c.model.init, backend=self.backend,
-                        state=_state(self.stack, best[i]))  # fmt: skip
+                        state=row_state(self.sizes, best[i]))  # fmt: skip
             fit = FitResult(m.history, m.best_epoch, m.stopped, m.seconds, m.best_value)
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 val = evaluate(model, m.data.X, m.data.y, m.data.val_rows)
                 test = evaluate(model, m.data.X_test, m.data.y_test)
             out.append(TrainResult(model, c, fit, m.data, val, test, self.backend))
         return out
-
-
-def _finite(tr, va) -> bool:
-    return math.isfinite(tr.loss) and (va is None or math.isfinite(va.loss))
-
-
-def _state(stack: MLPStack, row: np.ndarray) -> dict[str, np.ndarray]:
-    """name -> host array of one model's flat buffer (a row of the stack's)."""
-    from ..nn.layers import parameter_shapes
-
-    out, offset = {}, 0
-    for name, shape in parameter_shapes(stack.sizes).items():
-        size = math.prod(shape)
-        out[name] = row[offset : offset + size].reshape(shape)
-        offset += size
-    return out

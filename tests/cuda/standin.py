@@ -203,6 +203,7 @@ def make_cupy(gpus: int = 1, name: str = "Stand-in GPU") -> types.ModuleType:
     fake = types.ModuleType("cupy")
     fake.__version__ = "0.0-standin"
     names = "empty ones matmul arange concatenate exp log tanh maximum multiply subtract"
+    names += " ascontiguousarray broadcast_to take_along_axis stack"  # the stacks' (nn/stack.py)
     for fn in (names + " divide where sum isfinite sqrt").split():
         setattr(fake, fn, getattr(np, fn))
     fake.zeros, fake.asarray, fake.ndarray = _zeros, _asarray, HostArray

@@ -22,6 +22,7 @@ from netlab.experiments.execute import pack_runs
 from netlab.experiments.files import load_experiment
 from netlab.experiments.plan import RunSpec, plan, read_summary
 from netlab.experiments.runner import BUSY, FAILED, TRAINED, claim, run_pack
+from netlab.experiments.stack_runs import resume_states
 
 NETLAB = str(Path(sys.executable).with_name("netlab"))
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -138,3 +139,60 @@ def test_dask_ships_stacks_as_tasks_and_gives_the_local_table(tmp_path):
         result = run_experiment(exp, tmp_path / "dask", scheduler=cluster.scheduler_address)
     assert result["ran"] == 10
     assert _rows(tmp_path / "dask/results.csv") == _rows(tmp_path / "local/results.csv")
+
+
+RESUMABLE = """
+name = "resumable"
+seeds = 1
+[overrides]
+training = { epochs = 4, dtype = "float64", dropout = 0.1 }
+data = { source = "sample" }
+model = { hidden = [16] }
+[grid]
+training = { l2 = [0.0, 1e-4, 1e-3] }
+"""
+
+
+@pytest.mark.parametrize("kill_at_save", [2, 5, 9])
+def test_a_stack_killed_mid_save_resumes_bit_identical(tmp_path, kill_at_save):
+    """The worker SIGKILLs itself during its N-th checkpoint save (3 per epoch, one per run):
+    the re-run continues from the latest epoch all three runs have, and every file of every run
+    equals the uninterrupted sweep's, the timings aside."""
+    import numpy as np
+
+    exp = tmp_path / "sweep.toml"
+    exp.write_text(RESUMABLE)
+    cmd = [NETLAB, "experiment", str(exp), "--json", "--out"]
+    whole = subprocess.run([*cmd, str(tmp_path / "whole")], env=ENV, capture_output=True,
+                           text=True, timeout=600)  # fmt: skip
+    assert whole.returncode == 0, whole.stderr
+    out = tmp_path / "killed"
+    fault = {**ENV, "NETLAB_FAULT_KILL_AT_SAVE": str(kill_at_save)}
+    killed = subprocess.run([*cmd, str(out)], capture_output=True, text=True, timeout=600,
+                            env=fault)  # fmt: skip
+    assert killed.returncode != 0 and killed.stderr.count("\n") == 1, killed.stderr
+    assert "Traceback" not in killed.stderr
+    specs = plan(load_experiment(exp), out)
+    assert all(read_summary(s.run_dir) is None for s in specs)
+    states = resume_states(specs)  # what the re-run continues from: one epoch for all three
+    if kill_at_save <= 3:  # during the first epoch's saves: the stack starts over
+        assert states == [None] * 3
+    else:  # 5: the second run's epoch-2 save; 9: the third run's epoch-3 save
+        assert {st.epoch for st in states} == {(kill_at_save - 1) // 3}
+    timed = [[r["seconds"] for r in st.history] if st else [] for st in states]  # their clocks
+    resumed = subprocess.run([*cmd, str(out)], env=ENV, capture_output=True, text=True,
+                             timeout=600)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["ran"] == 3
+    for s in plan(load_experiment(exp), out):
+        twin = tmp_path / "whole" / s.run_dir.relative_to(out)
+        a, b = read_summary(s.run_dir), read_summary(twin)
+        for key in ("val_accuracy", "val_loss", "test_accuracy", "test_loss", "best_epoch"):
+            assert a[key] == b[key], key
+        with np.load(s.run_dir / "model.npz") as ma, np.load(twin / "model.npz") as mb:
+            for name in ("W1", "W2", "b1", "b2"):
+                np.testing.assert_array_equal(ma[name], mb[name])
+        assert not list(s.run_dir.glob("checkpoint*.npz"))
+    for s, seconds in zip(specs, timed, strict=True):  # resumed, not trained again from epoch 1
+        history = [json.loads(line) for line in (s.run_dir / "history.jsonl").open()]
+        assert [r["seconds"] for r in history[: len(seconds)]] == seconds
