@@ -12,6 +12,11 @@ batch-1 epoch is 48,000 steps). Reports seconds per model-epoch both ways and th
 (> 1: the stack is faster), the median of --repeats interleaved measurements, and the peak RSS of
 the process after the largest stack. The experiment executor runs one BLAS thread per worker,
 so measure that way.
+
+    python benchmarks/stacked.py --memory [--json]
+
+measures peak memory instead: the peak RSS of a fresh process that trains one epoch of one
+baseline run alone, of K = 32 runs of one seed as one stack, and of 32 seeds as one stack.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import numpy as np
 
 import netlab
 from netlab.config import Config, with_overrides
+from netlab.experiments.study.archive import cpu_model
 from netlab.training.loop import Hooks, Trainer, seeded_rngs
 from netlab.training.run import build_model, load_prepared
 from netlab.training.stack import StackTrainer
@@ -39,8 +45,8 @@ def configs(k: int, batch: int, kind: str, source: str, rows: int | None) -> lis
         over = {"data.source": source, "training.batch_size": batch, "training.epochs": 1000}
         over["training.seed" if kind == "seeds" else "training.l2"] = i if kind == "seeds" else (
             1e-4 * i)  # fmt: skip
-        if batch == 1:
-            over["model.activation"] = "relu"
+        if batch == 1:  # the study's batch-1 runs: ReLU, lr 1.2e-4
+            over["model.activation"], over["training.lr"] = "relu", 1.2e-4
         out.append(with_overrides(Config(), over))
     return out
 
@@ -94,6 +100,31 @@ def measure(k, batch, kind, args, backend) -> dict:
             "speedup": a / b}  # fmt: skip
 
 
+def _child(k: int, kind: str, source: str) -> None:
+    """In a fresh process: one epoch of K runs (K = 1: a run alone); prints the peak RSS (MiB)."""
+    backend = netlab.get_backend("cpu")
+    cfgs = configs(k, 128, kind, source, None)
+    trainer = (
+        solo_trainers(cfgs, backend, None)[0] if k == 1 else stack_trainer(cfgs, backend, None)
+    )
+    trainer.epoch(1)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def memory(args) -> list[dict]:
+    import subprocess
+
+    rows = []
+    for k, kind in ((1, "sweep"), (32, "sweep"), (32, "seeds")):
+        code = f"import stacked; stacked._child({k}, {kind!r}, {args.source!r})"
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True, cwd=__file__.rsplit("/", 1)[0])  # fmt: skip
+        rows.append({"K": k, "kind": kind, "peak_rss_mib": float(done.stdout.split()[-1])})
+        if not args.json:
+            print(f"{kind:<5} K={k:<2}  peak RSS {rows[-1]['peak_rss_mib']:.0f} MiB", flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true")
@@ -102,8 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--batch1-rows", type=int, default=4800)
     p.add_argument("--sizes", default="")
+    p.add_argument("--memory", action="store_true")
     args = p.parse_args(argv)
     args.source = "sample" if args.quick else "fashion-mnist"
+    if args.memory:
+        rows = memory(args)
+        if args.json:
+            print(json.dumps({"memory": rows}, indent=2))
+        return 0
     sizes = [1, 4] if args.quick else [1, 4, 16, 32]
     if args.sizes:
         sizes = [int(s) for s in args.sizes.split(",")]
@@ -116,14 +153,14 @@ def main(argv: list[str] | None = None) -> int:
             for k in sizes:
                 r = measure(k, batch, kind, args, backend)
                 rows.append(r)
-                if not args.json:
-                    print(f"batch {batch:>3} {kind:<5} K={k:<2}  one by one "
-                          f"{r['one_by_one_s_per_model_epoch']:.4f} s  stacked "
-                          f"{r['stacked_s_per_model_epoch']:.4f} s  per model-epoch  "
-                          f"{r['speedup']:.2f}x", flush=True)  # fmt: skip
+                print(f"batch {batch:>3} {kind:<5} K={k:<2}  one by one "
+                      f"{r['one_by_one_s_per_model_epoch']:.4f} s  stacked "
+                      f"{r['stacked_s_per_model_epoch']:.4f} s  per model-epoch  "
+                      f"{r['speedup']:.2f}x", flush=True,
+                      file=sys.stderr if args.json else sys.stdout)  # fmt: skip
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     env = {"python": sys.version.split()[0], "numpy": np.__version__, "netlab": netlab.__version__,
-           "machine": platform.processor() or platform.machine(), "device": args.device,
+           "machine": cpu_model() or platform.machine(), "device": args.device,
            "peak_rss_mib": rss, "repeats": args.repeats}  # fmt: skip
     if args.json:
         print(json.dumps({"environment": env, "results": rows}, indent=2))

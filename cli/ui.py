@@ -60,7 +60,7 @@ def print_packs(packs: list[list[Any]], label: Any) -> None:
     console.print(f"{sum(map(len, stacks))} runs train as {len(stacks)} stacks, {alone} alone "
                   "(--stack-size 1: every run alone):", markup=False)  # fmt: skip
     for i, pack in enumerate(stacks, 1):
-        runs = ", ".join(f"{label(s)} seed {s.seed}" for s in pack)
+        runs = "; ".join(f"{label(s)} seed {s.seed}" for s in pack)
         console.print(f"  stack {i} ({len(pack)} runs): {runs}", markup=False)
 
 

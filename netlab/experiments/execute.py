@@ -26,23 +26,34 @@ def estimated_cost(config: Config, n_train: int = 48_000) -> float:
 
 
 DEFAULT_STACK_SIZE = 16
+# On the CPU, runs with smaller batches train alone: at batch 1 a stack measured no faster per
+# model than its runs one after another (docs/stacks.md: each step is bound by the memory traffic
+# of updating every parameter, and one model's parameters fit a core's cache, a stack's do not).
+CPU_MIN_STACK_BATCH = 32
 
 
-def pack_runs(todo: list[RunSpec], stack_size: int, workers: int = 1) -> list[list[RunSpec]]:
+def pack_runs(
+    todo: list[RunSpec], stack_size: int, workers: int = 1, device: str = "cpu"
+) -> list[list[RunSpec]]:
     """The runs grouped into packs, each trained as one stack (training/stack.py): runs of one
     stack_key and one seed (so the stack reads one batch for all: the shared first-layer GEMM;
     stacks of different seeds measured no faster than the runs alone), at most `stack_size` per
     pack; packs are split further while there are fewer than `workers`. A run that cannot stack,
-    or is alone in its group, is a pack of one. stack_size 1 trains every run alone. Packs come
-    longest first (the summed estimated cost of their runs)."""
+    is alone in its group, or (on the CPU) has a batch below CPU_MIN_STACK_BATCH is a pack of
+    one. stack_size 1 trains every run alone. Packs come longest first (the summed estimated cost
+    of their runs)."""
     from ..training.stack import stack_key
+
+    def key(spec: RunSpec) -> Any:
+        small = device == "cpu" and spec.config.training.batch_size < CPU_MIN_STACK_BATCH
+        return None if stack_size == 1 or small else stack_key(spec.config)
 
     if not isinstance(stack_size, int) or isinstance(stack_size, bool) or not 1 <= stack_size:
         raise ConfigError(f"--stack-size must be an integer >= 1; got {stack_size!r}")
     groups: dict[Any, list[RunSpec]] = {}
     for i, spec in enumerate(todo):
-        key = stack_key(spec.config) if stack_size > 1 else None
-        groups.setdefault(("alone", i) if key is None else (key, spec.config.training.seed),
+        k = key(spec)
+        groups.setdefault(("alone", i) if k is None else (k, spec.config.training.seed),
                           []).append(spec)  # fmt: skip
     packs = []
     for group in groups.values():
@@ -116,7 +127,15 @@ def execute(
             done.elsewhere.append(spec)
 
     if todo:
-        packs = pack_runs(todo, stack_size, workers if scheduler is None else 1)
+        # Packed from every run, then the finished ones left out: the runs of a stack are written
+        # together, so a re-run finds the same packs of unfinished runs and their checkpoints
+        # resume bit-identically (same --stack-size and --workers).
+        unfinished = {s.run_dir for s in todo}
+        packs = [
+            [s for s in pack if s.run_dir in unfinished]
+            for pack in pack_runs(specs, stack_size, workers if scheduler is None else 1, device)
+        ]
+        packs = [p for p in packs if p]  # fmt: skip
         if on_packs:
             on_packs(packs)
         if scheduler is not None:

@@ -1,7 +1,7 @@
 """Where the runs of an experiment execute: in local worker processes, or on a Dask cluster.
 
-Every executor runs the same `runner.run_pack` on the same picklable RunSpecs (a pack: one run, or
-runs that train as one stack, execute.pack_runs), each pack one task, in a process whose
+Every executor runs the same `stack_runs.run_pack` on the same picklable RunSpecs (a pack: one
+run, or runs that train as one stack, execute.pack_runs), each pack one task, in a process whose
 BLAS library uses a fixed number of threads (default 1): OpenBLAS results change in the last bits
 with its thread count, so fixing it makes the same seeds give the same numbers whichever executor
 ran them, and one thread per worker keeps N workers from oversubscribing the cores (a second
@@ -20,7 +20,8 @@ from typing import Any
 
 from ..errors import NetlabError
 from .plan import RunSpec
-from .runner import BUSY, FAILED, Outcome, run_pack, stop_on_sigterm
+from .runner import BUSY, FAILED, Outcome, stop_on_sigterm
+from .stack_runs import run_pack
 
 OnOutcome = Callable[[RunSpec, Outcome], None]
 BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")

@@ -12,6 +12,8 @@ flock every client sees (local disks, NFSv4, Lustre or GPFS mounted with flock).
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,11 +55,19 @@ def run_one(spec: RunSpec, device: str = "cpu", blas_threads: int | None = None)
     `blas_threads` is applied with threadpoolctl when it is installed (the dask extra); the local
     executor sets it through the environment of its worker processes instead.
     """
-    if _worker["stopping"]:  # SIGTERM came: start nothing new
+    with worker_call():
+        return _claim_and_train(spec, device, blas_threads)
+
+
+@contextmanager
+def worker_call() -> Iterator[None]:
+    """Around a run (or a stack of runs) in this worker: RunStopped at once once SIGTERM came
+    (start nothing new), and SIGTERM meanwhile stops it with RunStopped (stop_on_sigterm)."""
+    if _worker["stopping"]:
         raise RunStopped("not started: its worker was stopped by SIGTERM")
     _worker["calls"] += 1
     try:
-        return _claim_and_train(spec, device, blas_threads)
+        yield
     finally:
         _worker["calls"] -= 1
 
@@ -67,7 +77,7 @@ def _claim_and_train(spec: RunSpec, device: str, blas_threads: int | None) -> Ou
     from ..training.run import train
 
     if blas_threads:
-        _limit_blas_threads(blas_threads)
+        limit_blas_threads(blas_threads)
     with claim(spec.run_dir) as holder:
         if holder is not None:
             return Outcome(BUSY, holder=holder)
@@ -80,27 +90,6 @@ def _claim_and_train(spec: RunSpec, device: str, blas_threads: int | None) -> Ou
         except NetlabError as exc:  # say which run failed, keep the error's type and exit code
             raise type(exc)(f"run {spec.variant!r} seed {spec.seed}: {exc}") from None
     return Outcome(TRAINED, paths["summary"])
-
-
-def run_pack(
-    specs: list[RunSpec], device: str = "cpu", blas_threads: int | None = None
-) -> list[Outcome]:
-    """The Outcome of each run of a pack (execute.pack_runs): one run trains alone (run_one);
-    several of one stack_key are claimed together and train as one stack (training/stack.py),
-    each written to its own directory as if it had trained alone."""
-    if len(specs) == 1:
-        return [run_one(specs[0], device, blas_threads)]
-    if _worker["stopping"]:
-        raise RunStopped("not started: its worker was stopped by SIGTERM")
-    _worker["calls"] += 1
-    from .stack_runs import claim_and_train_stack
-
-    if blas_threads:
-        _limit_blas_threads(blas_threads)
-    try:
-        return claim_and_train_stack(specs, device, blas_threads)
-    finally:
-        _worker["calls"] -= 1
 
 
 _worker = {"calls": 0, "stopping": False}  # this process's runs in progress; SIGTERM seen
@@ -123,7 +112,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise RunStopped("stopped by SIGTERM before it finished; a re-run trains it again")
 
 
-def _limit_blas_threads(n: int) -> None:
+def limit_blas_threads(n: int) -> None:
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # the env vars set by the local executor do the job there

@@ -19,9 +19,34 @@ from pathlib import Path
 
 from ..errors import NetlabError
 from .plan import RunSpec, is_finished, read_summary
-from .runner import BUSY, FAILED, FINISHED, TRAINED, Outcome, RunStopped, claim
+from .runner import (
+    BUSY,
+    FAILED,
+    FINISHED,
+    TRAINED,
+    Outcome,
+    RunStopped,
+    claim,
+    limit_blas_threads,
+    run_one,
+    worker_call,
+)
 
 LATEST, PREVIOUS = "checkpoint.npz", "checkpoint.prev.npz"
+
+
+def run_pack(
+    specs: list[RunSpec], device: str = "cpu", blas_threads: int | None = None
+) -> list[Outcome]:
+    """The Outcome of each run of a pack (execute.pack_runs): one run trains alone (run_one);
+    several of one stack_key are claimed together and train as one stack (training/stack.py),
+    each written to its own directory as if it had trained alone."""
+    if len(specs) == 1:
+        return [run_one(specs[0], device, blas_threads)]
+    with worker_call():
+        if blas_threads:
+            limit_blas_threads(blas_threads)
+        return claim_and_train_stack(specs, device, blas_threads)
 
 
 def claim_and_train_stack(

@@ -1,5 +1,5 @@
-"""Sweeps trained as stacks (execute.pack_runs, runner.run_pack): the same runs, claims, files and
-table as with every run alone, through the real `netlab experiment` command.
+"""Sweeps trained as stacks (execute.pack_runs, stack_runs.run_pack): the same runs, claims, files
+and table as with every run alone, through the real `netlab experiment` command.
 
 Tolerance: float64 runs, every number of results.csv within 1e-9 relative of the runs trained
 alone (docs/stacks.md).
@@ -21,8 +21,8 @@ from netlab.errors import ConfigError
 from netlab.experiments.execute import pack_runs
 from netlab.experiments.files import load_experiment
 from netlab.experiments.plan import RunSpec, plan, read_summary
-from netlab.experiments.runner import BUSY, FAILED, TRAINED, claim, run_pack
-from netlab.experiments.stack_runs import resume_states
+from netlab.experiments.runner import BUSY, FAILED, TRAINED, claim
+from netlab.experiments.stack_runs import resume_states, run_pack
 
 NETLAB = str(Path(sys.executable).with_name("netlab"))
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -65,6 +65,9 @@ def test_packs_group_one_seed_of_one_stack_key():
     )
     with pytest.raises(ConfigError, match="--stack-size"):
         pack_runs(runs, 0)
+    batch1 = [spec(20 + i, **{"training.batch_size": 1, "training.l2": 1e-4 * i}) for i in range(3)]
+    assert [len(p) for p in pack_runs(batch1, 16)] == [1, 1, 1]  # measured no faster on a CPU
+    assert [len(p) for p in pack_runs(batch1, 16, device="cuda")] == [3]
 
 
 def _rows(path: Path) -> dict[str, dict[str, str]]:
@@ -104,6 +107,12 @@ def test_a_stacked_sweep_writes_what_runs_alone_write(tmp_path):
         assert a["best_epoch"] == b["best_epoch"]
     rows_s, rows_a = _rows(stacked_out / "results.csv"), _rows(tmp_path / "alone/results.csv")
     assert rows_s.keys() == rows_a.keys()
+    stacked_run = next(s.run_dir for s in specs if s.variant == "l2=0.001")
+    shown = subprocess.run([NETLAB, "eval", str(stacked_run / "model.npz"), "--json"], env=ENV,
+                           capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr  # a stacked run's model file is a model file
+    summary = read_summary(stacked_run)
+    assert json.loads(shown.stdout)["test_accuracy"] == pytest.approx(summary["test_accuracy"])
 
 
 def test_a_pack_claims_each_run_and_skips_the_busy_one(tmp_path):

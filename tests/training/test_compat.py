@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from netlab.config import Config, config_diff, load_config, same_run, with_overrides
 from netlab.schema import SCHEMA_VERSION
@@ -26,9 +27,18 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
 
 
-def test_a_netlab_0_2_run_resumes_bit_for_bit(tmp_path):
+# The fixture was computed on another CPU (an AMD EPYC); the OpenBLAS settings above pin its GEMM
+# kernels, but NumPy's float32 tanh and exp dispatch on the CPU's features and another NumPy or
+# OpenBLAS build may round differently. So the resumed run is compared with netlab 0.2's end within
+# float32 rounding of two epochs (observed on this Intel Xeon and on the AMD EPYC: identical), not
+# bit for bit; bit-identical resumes on one machine are tested in tests/cli/test_resume.py and
+# tests/test_registries.py.
+RTOL = 1e-5
+
+
+def test_a_netlab_0_2_run_resumes_where_it_ended(tmp_path):
     """Checkpoint format 1 and a schema-1 config (no optimizer, beta1, ..., augment, path fields):
-    today's netlab continues it from epoch 2 to the very weights netlab 0.2 ended with."""
+    today's netlab continues it from epoch 2 to the weights netlab 0.2 ended with."""
     run = tmp_path / "run"
     shutil.copytree(FIXTURES / "v0.2-run", run)
     old = (run / "config.toml").read_text()
@@ -40,10 +50,15 @@ def test_a_netlab_0_2_run_resumes_bit_for_bit(tmp_path):
     with np.load(run / "model.npz") as a, np.load(full / "model.npz") as b:
         for name in b.files:
             if name != "metadata":
-                assert np.array_equal(a[name], b[name]), name
-    assert _rows(run / "history.csv") == _rows(full / "history.csv")
+                np.testing.assert_allclose(a[name], b[name], rtol=RTOL, atol=RTOL, err_msg=name)
+    ours_h, theirs_h = _rows(run / "history.csv"), _rows(full / "history.csv")
+    assert [r.keys() for r in ours_h] == [r.keys() for r in theirs_h]
+    for r, t in zip(ours_h, theirs_h, strict=True):
+        for key, value in t.items():
+            near = 2e-3 if "accuracy" in key else 0.0  # accuracies: 2 images of 1,000 may flip
+            assert float(r[key]) == pytest.approx(float(value), rel=RTOL, abs=near), key
     ours, theirs = (json.loads((d / "metrics.json").read_text()) for d in (run, full))
-    assert ours["test_accuracy"] == theirs["test_accuracy"]
+    assert abs(ours["test_accuracy"] - theirs["test_accuracy"]) <= 2e-3  # 2 of 1,000 images
 
 
 def test_configs_compare_by_resolved_value_not_text(tmp_path):
