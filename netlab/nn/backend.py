@@ -17,6 +17,12 @@ from .arrays import Array, array_module  # noqa: F401  (re-exported: backend.arr
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
+# On the CPU an elementwise pass over a stack's (K, P) buffers runs a few rows at a time, so that
+# the rows' parameters, gradients and optimizer state stay in a core's L2 cache across the
+# update's passes (one row of the baseline model under SGD: 3 x 169 KB). Measured on a 2-core
+# Intel Xeon (2 MiB of L2 per core), K = 16, SGD: 967 us a step whole, 591 us two rows at a time.
+CPU_ROW_BLOCK_BYTES = 1 << 20
+
 
 @dataclass(frozen=True)
 class Backend:
@@ -68,6 +74,13 @@ class Backend:
         """Wait for queued device work (no-op on CPU); use around timings only."""
         if self.name == "cuda":
             self.xp.cuda.get_current_stream().synchronize()
+
+    def row_block(self, row_bytes: int) -> int | None:
+        """How many rows of `row_bytes` each an elementwise update should take at a time (None:
+        all at once; on CUDA one kernel over every row is fastest)."""
+        if self.name == "cuda":
+            return None
+        return max(1, CPU_ROW_BLOCK_BYTES // max(1, row_bytes))
 
     def with_dtype(self, dtype: str | Any) -> Backend:
         """The same device with another float dtype."""

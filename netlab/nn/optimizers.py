@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 from ..errors import ConfigError
 from ..registry import Registry, Setting
 from .arrays import Array, array_module
+from .row_blocks import row_blocks
 
 OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer")
 
@@ -127,7 +128,8 @@ class Optimizer:
     def step(self) -> None:
         """One in-place update from the gradients currently in grad_flat (which it overwrites)."""
         self.steps += 1
-        self.update(self.grad_flat)
+        for part in row_blocks(self):  # [self], or blocks of a stack's rows (nn/row_blocks.py)
+            part.update(part.grad_flat)
 
     def update(self, g: Array) -> None:
         raise NotImplementedError

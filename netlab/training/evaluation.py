@@ -16,6 +16,10 @@ from ..nn.layers import MLP
 from ..nn.losses import log_softmax
 
 EVAL_BATCH = 8192
+# A stack's evaluation chunk: its (K, rows, n1) activations stay near a core's cache. Measured,
+# K = 16 baseline models on the 48,000 training rows (2-core Intel Xeon, one BLAS thread): 0.68 s
+# in chunks of 1,024 rows, 0.75 s in chunks of 8,192.
+STACK_EVAL_BATCH = 1024
 
 
 @dataclass
@@ -76,8 +80,8 @@ def evaluate_stack(stack: Any, X: Array, y: Array, rows: slice) -> list[Evaluati
     n, K = len(X), stack.K
     loss_sum = xp.zeros(K, dtype=np.float64)
     correct = xp.zeros(K, dtype=np.int64)
-    for start in range(0, n, EVAL_BATCH):
-        xb, yb = X[start : start + EVAL_BATCH], y[start : start + EVAL_BATCH]
+    for start in range(0, n, STACK_EVAL_BATCH):
+        xb, yb = X[start : start + STACK_EVAL_BATCH], y[start : start + STACK_EVAL_BATCH]
         logp = log_softmax(stack.logits(xb))  # (K, b, classes)
         picked = xp.take_along_axis(logp, xp.broadcast_to(yb[None, :, None], (K, len(yb), 1)), 2)
         loss_sum -= picked[..., 0].sum(axis=1, dtype=np.float64)

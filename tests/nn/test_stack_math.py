@@ -10,10 +10,12 @@ import pytest
 
 import netlab
 from netlab.errors import ConfigError
+from netlab.nn import backend as backend_module
 from netlab.nn.activations import ACTIVATIONS
 from netlab.nn.layers import MLP
 from netlab.nn.losses import softmax_cross_entropy
 from netlab.nn.optimizers import OPTIMIZERS, make_optimizer
+from netlab.nn.row_blocks import row_blocks
 from netlab.nn.stack import MLPStack, stacked_optimizer
 
 SIZES = [12, 7, 5, 3]
@@ -75,11 +77,18 @@ def _train(opt_name, dtype, K, shared, batch, activation="tanh", dropout=False, 
     return solos, stack
 
 
+def _rows_at_a_time(monkeypatch, rows):
+    """Make the CPU backend ask for updates of a stack's rows `rows` at a time (None: all)."""
+    monkeypatch.setattr(backend_module.Backend, "row_block", lambda self, row_bytes: rows)
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("shared", [True, False])
 @pytest.mark.parametrize("batch", [1, 8])
 @pytest.mark.parametrize("opt_name", STACKABLE)
-def test_each_model_of_a_stack_trains_as_alone(opt_name, batch, shared, dtype):
+@pytest.mark.parametrize("rows", [None, 1])
+def test_each_model_of_a_stack_trains_as_alone(opt_name, batch, shared, dtype, rows, monkeypatch):
+    _rows_at_a_time(monkeypatch, rows)
     solos, stack = _train(opt_name, dtype, 3, shared, batch)
     for k, m in enumerate(solos):
         _close(stack.flat[k], m.flat, dtype)
@@ -124,3 +133,48 @@ def test_stacked_optimizer_checks_each_models_settings():
         stacked_optimizer("sgd", stack, [0.1, 0.1], [{}, {"momentum": 1.5}])
     with pytest.raises(ConfigError, match="share nesterov"):
         stacked_optimizer("sgd", stack, [0.1, 0.1], [{"nesterov": True}, {}])
+
+
+@pytest.mark.parametrize("opt_name", STACKABLE)
+def test_a_stack_updated_rows_at_a_time_equals_one_update_of_all_rows(opt_name, monkeypatch):
+    """The CPU updates a large stack a few rows at a time (Backend.row_block, to stay in cache):
+    bit for bit the update of all rows at once, across a new epoch's lr and rows leaving."""
+    be = netlab.get_backend("cpu", "float64")
+    rng = np.random.default_rng(3)
+    P = MLPStack(SIZES, "tanh", [m.state() for m in _models(be, 1)], backend=be).flat.shape[1]
+    grads = rng.standard_normal((6, 4, P))
+    ends = {}
+    for rows in (None, 1, 2):
+        _rows_at_a_time(monkeypatch, rows)
+        stack = MLPStack(SIZES, "tanh", [m.state() for m in _models(be, 4)], backend=be)
+        opt = stacked_optimizer(opt_name, stack, [0.01 * (k + 1) for k in range(4)],
+                                [_settings(opt_name, k) for k in range(4)])  # fmt: skip
+        assert len(row_blocks(opt)) == (1 if rows is None else -(-4 // rows))
+        for step, g in enumerate(grads):
+            if step == 3:  # a new epoch's learning rates, then model 1 leaves the stack
+                opt.lr = opt.lr * 0.5
+                keep = [0, 2, 3]
+                stack = stack.select(keep)
+                opt.flat, opt.grad_flat = stack.flat, stack.grad_flat
+                opt.state = {n: b[keep] for n, b in opt.state.items()}
+                for key in ("lr", *opt.hyper):
+                    if isinstance(getattr(opt, key), np.ndarray):
+                        setattr(opt, key, getattr(opt, key)[keep])
+            stack.grad_flat[...] = g[: stack.K]
+            opt.step()
+        # SGD's velocity is never read where momentum is 0 (the row's weights move by -lr*g
+        # either way; a block of such rows alone skips it, as a model alone does)
+        used = np.asarray(getattr(opt, "momentum", np.ones((stack.K, 1)))).ravel() != 0
+        ends[rows] = (stack.flat.copy(), {n: b[used] for n, b in opt.state.items()})
+    for rows in (1, 2):
+        assert np.array_equal(ends[rows][0], ends[None][0])
+        assert all(np.array_equal(ends[rows][1][n], ends[None][1][n]) for n in ends[None][1])
+
+
+def test_the_cpu_updates_as_many_rows_as_fit_its_cache_budget_and_cuda_all_at_once():
+    cpu = netlab.get_backend("cpu")
+    budget = backend_module.CPU_ROW_BLOCK_BYTES
+    assert cpu.row_block(budget // 2) == 2
+    assert cpu.row_block(budget * 10) == 1
+    cuda = backend_module.Backend("cuda", np, "cuda:0", np.dtype(np.float32))
+    assert cuda.row_block(1000) is None
