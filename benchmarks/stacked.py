@@ -33,7 +33,7 @@ import numpy as np
 
 import netlab
 from netlab.config import Config, with_overrides
-from netlab.experiments.study.archive import cpu_model
+from netlab.experiments.study.archive import cpu_model, git_commit
 from netlab.training.loop import Hooks, Trainer, seeded_rngs
 from netlab.training.run import build_model, load_prepared
 from netlab.training.stack import StackTrainer
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     env = {"python": sys.version.split()[0], "numpy": np.__version__, "netlab": netlab.__version__,
            "machine": cpu_model() or platform.machine(), "device": args.device,
-           "peak_rss_mib": rss, "repeats": args.repeats}  # fmt: skip
+           "peak_rss_mib": rss, "repeats": args.repeats, "commit": git_commit()}  # fmt: skip
     if args.json:
         print(json.dumps({"environment": env, "results": rows}, indent=2))
     else:

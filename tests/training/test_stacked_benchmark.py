@@ -23,3 +23,24 @@ def test_quick_json_run_reports_every_case():
         a, b = r["one_by_one_s_per_model_epoch"], r["stacked_s_per_model_epoch"]
         assert a > 0 and b > 0 and abs(r["speedup"] - a / b) < 1e-12
     assert report["environment"]["peak_rss_mib"] > 0
+
+
+def test_the_table_in_docs_stacks_is_the_archived_measurement():
+    """Every cell of docs/stacks.md's speed table is benchmarks/results/stacked-cpu.json's figure
+    (what was measured once, not recomputed here), printed to the digits the page shows."""
+    root = SCRIPT.parents[1]
+    archived = json.loads((root / "benchmarks" / "results" / "stacked-cpu.json").read_text())
+    page = (root / "docs" / "stacks.md").read_text(encoding="utf-8")
+    kinds = {"one seed (shared batch)": "sweep", "K seeds (a batch each)": "seeds"}
+    cells = {}
+    for line in page.splitlines():
+        parts = [p.strip() for p in line.strip().strip("|").split("|")]
+        if len(parts) == 6 and parts[1] in kinds:
+            for k, cell in zip((1, 4, 16, 32), parts[2:], strict=True):
+                cells[(int(parts[0]), kinds[parts[1]], k)] = cell
+    results = archived["results"]
+    assert len(cells) == len(results) == 16
+    for r in results:
+        a, b = r["one_by_one_s_per_model_epoch"], r["stacked_s_per_model_epoch"]
+        want = f"{a:.3f} → {b:.3f} s ({r['speedup']:.2f}×)"
+        assert cells[(r["batch"], r["kind"], r["K"])] == want
