@@ -66,7 +66,7 @@ class Optimizer:
     cuda: ClassVar[str | None] = None  # CUDA source of `<name>_update`, or None: eager only
     # Whether update() also runs on a stack's (K, P) buffers with (K, 1) settings (nn/stack.py):
     # it reads parameters as flat[..., :n_weights], passes every setting through c(), and uses
-    # _on()/_sqrt() for truth and square roots.
+    # _on()/_sqrt() for truth and square roots; each row from that row alone (nn/row_blocks.py).
     stackable: ClassVar[bool] = False
 
     def __init__(
