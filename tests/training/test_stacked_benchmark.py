@@ -44,3 +44,18 @@ def test_the_table_in_docs_stacks_is_the_archived_measurement():
         a, b = r["one_by_one_s_per_model_epoch"], r["stacked_s_per_model_epoch"]
         want = f"{a:.3f} → {b:.3f} s ({r['speedup']:.2f}×)"
         assert cells[(r["batch"], r["kind"], r["K"])] == want
+
+
+def test_the_study_wall_times_in_the_docs_are_the_archived_measurement():
+    """docs/stacks.md and docs/performance.md quote the whole-study wall times of
+    benchmarks/results/study-wall-cpu.json (measured once), to the digits they print."""
+    root = SCRIPT.parents[1]
+    archived = json.loads((root / "benchmarks" / "results" / "study-wall-cpu.json").read_text())
+    stacked, alone = archived["stacked_wall_s"], archived["alone_wall_s"]
+    assert abs(archived["speedup"] - alone / stacked) < 1e-12
+    assert archived["stacked"]["run_dirs"] == archived["alone"]["run_dirs"]
+    figures = (f"{stacked:.1f} s", f"{alone:.1f} s", f"{alone / stacked:.2f}×")
+    for page in ("stacks.md", "performance.md"):
+        text = " ".join((root / "docs" / page).read_text(encoding="utf-8").split())
+        for figure in figures:
+            assert figure in text, (page, figure)
