@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --upgrade pip > $(VENV)/pip.log 2>&1 \
 		|| { cat $(VENV)/pip.log; exit 1; }
-	@$(BIN)/python -m pip install -e ".[dev,dask,plots,sklearn,onnx,tensorboard,cuda-check]" \
+	@$(BIN)/python -m pip install -e ".[dev,fast,dask,plots,sklearn,onnx,tensorboard,cuda-check]" \
 		>> $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 	@touch $@
 

@@ -5,13 +5,15 @@ trained one after another, in this one process.
 
 Each measurement is one whole training epoch as `netlab train` runs it (the batch loop plus the
 exact training and validation metrics), on Fashion-MNIST (the `sample` data with --quick), for
-K in {1, 4, 16, 32} (--quick: {1, 4}), batch 128 and batch 1, and two kinds of stack: a sweep of
-one seed (every model reads the same batches: the shared first-layer GEMM) and K seeds (a batch
-per model). Batch-1 epochs run on the first --batch1-rows rows of the training split (a full
-batch-1 epoch is 48,000 steps). Reports seconds per model-epoch both ways and their ratio
+K in {1, 2, 4, 5, 16, 32} (--quick: {1, 4}), batch 128 and batch 1, and two kinds of stack: a
+sweep of one seed (every model reads the same batches: the shared first-layer GEMM) and K seeds
+(a batch per model). Batch-1 epochs run on the first --batch1-rows rows of the training split (a
+full batch-1 epoch is 48,000 steps). Reports seconds per model-epoch both ways and their ratio
 (> 1: the stack is faster), the median of --repeats interleaved measurements, and the peak RSS of
 the process after the largest stack. The experiment executor runs one BLAS thread per worker,
-so measure that way.
+so measure that way. Where Numba is installed (the `fast` extra), SGD's batch-1 update is the
+fused step (nn/fused_sgd.py) both ways, and a batch-1 run alone is also timed with the fused
+step against NumPy's passes; NETLAB_NUMBA=0 in the environment measures NumPy's passes only.
 
     python benchmarks/stacked.py --memory [--json]
 
@@ -100,6 +102,24 @@ def measure(k, batch, kind, args, backend) -> dict:
             "speedup": a / b}  # fmt: skip
 
 
+def measure_fused(batch, args, backend) -> dict:
+    """A baseline run alone with SGD's fused step (nn/fused_sgd.py, compiled by Numba) against
+    the same run with NumPy's passes, interleaved: seconds per epoch each way."""
+    rows = args.batch1_rows if batch == 1 else None
+    cfgs = configs(1, batch, "sweep", args.source, rows)
+    fused, passes = solo_trainers(cfgs, backend, rows)[0], solo_trainers(cfgs, backend, rows)[0]
+    passes.optimizer.fuses = lambda batch_size: False  # this one's steps: NumPy's passes
+    times: dict[str, list[float]] = {"fused": [], "numpy": []}
+    for epoch in range(1, args.repeats + 1):
+        for name, t in (("numpy", passes), ("fused", fused)):
+            start = time.perf_counter()
+            t.epoch(epoch)
+            times[name].append(time.perf_counter() - start)
+    a, b = statistics.median(times["numpy"]), statistics.median(times["fused"])
+    return {"batch": batch, "rows": rows, "numpy_s_per_epoch": a, "fused_s_per_epoch": b,
+            "speedup": a / b}  # fmt: skip
+
+
 def _child(k: int, kind: str, source: str) -> None:
     """In a fresh process: one epoch of K runs (K = 1: a run alone); prints the peak RSS (MiB)."""
     backend = netlab.get_backend("cpu")
@@ -125,6 +145,30 @@ def memory(args) -> list[dict]:
     return rows
 
 
+def _warm_up(backend) -> None:
+    """Compile the fused step (or load it from Numba's cache) before anything is timed: one
+    batch-1 step of a small model, which has the baseline's argument types."""
+    from netlab.nn.layers import MLP
+    from netlab.nn.losses import softmax_cross_entropy
+    from netlab.nn.optimizers import make_optimizer
+
+    model = MLP([4, 3, 2], "relu", backend=backend, rng=np.random.default_rng(0))
+    opt = make_optimizer("sgd", model, 0.1, {"l2": 1e-4})
+    logits, backward = model.forward(backend.zeros((1, 4)))
+    _, dlogits = softmax_cross_entropy(logits, backend.asarray(np.zeros(1, np.int64)))
+    fuse = opt.fuses(1)
+    factors = backward(dlogits, first_factors=fuse)
+    opt.step(factors if fuse else None)
+
+
+def _numba_version() -> str | None:
+    try:
+        import numba
+    except ImportError:
+        return None
+    return numba.__version__
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true")
@@ -141,12 +185,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             print(json.dumps({"memory": rows}, indent=2))
         return 0
-    sizes = [1, 4] if args.quick else [1, 4, 16, 32]
+    sizes = [1, 4] if args.quick else [1, 2, 4, 5, 16, 32]
     if args.sizes:
         sizes = [int(s) for s in args.sizes.split(",")]
     if args.quick:
         args.repeats, args.batch1_rows = min(args.repeats, 2), min(args.batch1_rows, 600)
     backend = netlab.get_backend(args.device)
+    _warm_up(backend)
     rows = []
     for batch in (128, 1):
         for kind in ("sweep", "seeds"):
@@ -158,12 +203,22 @@ def main(argv: list[str] | None = None) -> int:
                       f"{r['stacked_s_per_model_epoch']:.4f} s  per model-epoch  "
                       f"{r['speedup']:.2f}x", flush=True,
                       file=sys.stderr if args.json else sys.stdout)  # fmt: skip
+    fused = []
+    if backend.compiled_loops:  # a run alone at batch 1, fused step against NumPy's passes
+        for batch in (1,):
+            fused.append(measure_fused(batch, args, backend))
+            print(f"batch {batch:>3} a run alone: NumPy passes {fused[-1]['numpy_s_per_epoch']:.4f}"
+                  f" s  fused step {fused[-1]['fused_s_per_epoch']:.4f} s  per epoch  "
+                  f"{fused[-1]['speedup']:.2f}x", flush=True,
+                  file=sys.stderr if args.json else sys.stdout)  # fmt: skip
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     env = {"python": sys.version.split()[0], "numpy": np.__version__, "netlab": netlab.__version__,
            "machine": cpu_model() or platform.machine(), "device": args.device,
-           "peak_rss_mib": rss, "repeats": args.repeats, "commit": git_commit()}  # fmt: skip
+           "peak_rss_mib": rss, "repeats": args.repeats, "commit": git_commit(),
+           "compiled_loops": backend.compiled_loops, "numba": _numba_version()}  # fmt: skip
     if args.json:
-        print(json.dumps({"environment": env, "results": rows}, indent=2))
+        print(json.dumps({"environment": env, "results": rows, "fused_vs_numpy": fused},
+                         indent=2))  # fmt: skip
     else:
         print(f"peak RSS {rss:.0f} MiB (the process, after every measurement)")
     return 0

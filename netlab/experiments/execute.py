@@ -26,10 +26,17 @@ def estimated_cost(config: Config, n_train: int = 48_000) -> float:
 
 
 DEFAULT_STACK_SIZE = 16
-# On the CPU, runs with smaller batches train alone: at batch 1 a stack measured no faster per
-# model than its runs one after another (docs/stacks.md: each step is bound by the memory traffic
-# of updating every parameter, and one model's parameters fit a core's cache, a stack's do not).
+# On a CPU without the compiled loops (nn/compiled.py: Numba), runs with smaller batches train
+# alone: at batch 1 a stack measured no faster per model than its runs one after another
+# (docs/stacks.md: NumPy's passes over every parameter bound the step, and one model's
+# parameters fit a core's cache, a stack's do not). With them, the fused step makes one pass.
 CPU_MIN_STACK_BATCH = 32
+
+
+def _packs_small_batches(device: str) -> bool:
+    from ..nn.backend import get_backend
+
+    return device != "cpu" or get_backend("cpu").compiled_loops
 
 
 def pack_runs(
@@ -39,13 +46,15 @@ def pack_runs(
     stack_key and one seed (so the stack reads one batch for all: the shared first-layer GEMM;
     stacks of different seeds measured no faster than the runs alone), at most `stack_size` per
     pack; packs are split further while there are fewer than `workers`. A run that cannot stack,
-    is alone in its group, or (on the CPU) has a batch below CPU_MIN_STACK_BATCH is a pack of
-    one. stack_size 1 trains every run alone. Packs come longest first (the summed estimated cost
-    of their runs)."""
+    is alone in its group, or (on a CPU without the compiled loops) has a batch below
+    CPU_MIN_STACK_BATCH is a pack of one. stack_size 1 trains every run alone. Packs come
+    longest first (the summed estimated cost of their runs)."""
     from ..training.stack import stack_key
 
+    small_ok = _packs_small_batches(device)
+
     def key(spec: RunSpec) -> Any:
-        small = device == "cpu" and spec.config.training.batch_size < CPU_MIN_STACK_BATCH
+        small = not small_ok and spec.config.training.batch_size < CPU_MIN_STACK_BATCH
         return None if stack_size == 1 or small else stack_key(spec.config)
 
     if not isinstance(stack_size, int) or isinstance(stack_size, bool) or not 1 <= stack_size:

@@ -82,6 +82,16 @@ class Backend:
             return None
         return max(1, CPU_ROW_BLOCK_BYTES // max(1, row_bytes))
 
+    @property
+    def compiled_loops(self) -> bool:
+        """Whether the CPU's compiled loops are there (nn/compiled.py: Numba installed and not
+        turned off); never on CUDA, where the update is a kernel (cuda/) or CuPy's calls."""
+        if self.name == "cuda":
+            return False
+        from . import compiled
+
+        return compiled.available()
+
     def with_dtype(self, dtype: str | Any) -> Backend:
         """The same device with another float dtype."""
         return Backend(self.name, self.xp, self.device, _parse_dtype(dtype))

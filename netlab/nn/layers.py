@@ -217,7 +217,10 @@ class MLP:
             input_dropout: the same for the input features (its mask is drawn first).
         Returns:
             (logits (batch, sizes[-1]), backward). `backward(dlogits)` overwrites `self.grads`
-            and returns dx or None. It may modify `dlogits` in place.
+            and returns dx or None. It may modify `dlogits` in place. At batch 1 without
+            need_input_grad, `backward(dlogits, first_factors=True)` leaves the first layer's
+            dW unwritten and returns its factors (x, dz), dW = x.T @ dz, for an optimizer that
+            takes them (Optimizer.fused: it forms each product where its update needs it).
         """
         act = self.activation
         inputs = []  # input of each Linear: x, then each hidden output (after dropout)
@@ -254,16 +257,19 @@ class MLP:
         saved: list[Array],
         masks: list[Array | None],
         need_input_grad: bool,
-    ) -> Callable[[Array], Array | None]:
+    ) -> Callable[..., Any]:
         """The backward of one forward, from what it kept: each Linear's input, what each hidden
         activation's backward needs, each hidden layer's dropout mask (or None)."""
         act = self.activation
         last = len(self._layers) - 1
 
-        def backward(dlogits: Array) -> Array | None:
+        def backward(dlogits: Array, first_factors: bool = False) -> Any:
             dy = dlogits
             for i in range(last, -1, -1):
                 W, _, dW, db = self._layers[i]
+                if i == 0 and first_factors and len(dy) == 1 and not need_input_grad:
+                    array_module(dy).copyto(db, dy[0])
+                    return inputs[0], dy
                 dx = linear_backward(inputs[i], W, dy, dW, db, need_dx=i > 0 or need_input_grad)
                 if i == 0:
                     return dx

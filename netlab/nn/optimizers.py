@@ -125,9 +125,19 @@ class Optimizer:
         """h0..h5 of the CUDA update kernel."""
         return (0.0,) * 6
 
-    def step(self) -> None:
-        """One in-place update from the gradients currently in grad_flat (which it overwrites)."""
+    def fuses(self, batch_size: int) -> bool:
+        """Whether step() should get the first layer's weight gradient as its factors (x, dz),
+        not written by backward (MLP.forward: first_factors=True), at this batch size."""
+        return False
+
+    def step(self, factors: tuple[Array, Array] | None = None) -> None:
+        """One in-place update from the gradients currently in grad_flat (which it overwrites),
+        the first layer's weight gradient given as `factors` (x, dz) where they are not None."""
         self.steps += 1
+        if factors is not None:
+            from .factors import write_factors
+
+            write_factors(self.grad_flat, *factors)
         for part in row_blocks(self):  # [self], or blocks of a stack's rows (nn/row_blocks.py)
             part.update(part.grad_flat)
 
@@ -195,6 +205,18 @@ extern "C" __global__ void update(T* __restrict__ w, T* __restrict__ g, T* __res
     @property
     def velocity(self) -> Array:
         return self.state["velocity"]
+
+    def fuses(self, batch_size: int) -> bool:
+        # At batch 1 the update is most of a step; elsewhere NumPy's passes (and no Numba load).
+        return batch_size == 1 and self.backend.compiled_loops
+
+    def step(self, factors: tuple[Array, Array] | None = None) -> None:
+        if factors is None or not self.backend.compiled_loops:
+            return super().step(factors)
+        from .fused_sgd import fused_step  # update()'s numbers in one pass (nn/fused_sgd.py)
+
+        self.steps += 1
+        return fused_step(self, factors)
 
     def update(self, g: Array) -> None:
         v = self.state["velocity"]

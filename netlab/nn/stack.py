@@ -120,7 +120,9 @@ class MLPStack:
                 k's masks are drawn from rngs[k] in the order, shapes and dtype that model alone
                 draws them (MLP.forward), and not at all where its probability is 0.
         Returns:
-            (logits, backward): backward(dlogits) overwrites `grads` (and may modify dlogits).
+            (logits, backward): backward(dlogits) overwrites `grads` (and may modify dlogits);
+            at batch 1, backward(dlogits, first_factors=True) leaves the first layer's dW
+            unwritten and returns its factors (x, dz) as MLP.forward's backward does.
         """
         act, xp = self.activation, self.backend.xp
         inputs, saved, masks = [], [], []
@@ -161,14 +163,17 @@ class MLPStack:
             h = z if i == last else act.forward(z)
         return h
 
-    def _backprop(self, inputs: list, saved: list, masks: list) -> Callable[[Array], None]:
+    def _backprop(self, inputs: list, saved: list, masks: list) -> Callable[..., Any]:
         act = self.activation
         last = len(self._layers) - 1
 
-        def backward(dlogits: Array) -> None:
+        def backward(dlogits: Array, first_factors: bool = False) -> Any:
             dy = dlogits
             for i in range(last, -1, -1):
                 W, _, dW, db = self._layers[i]
+                if i == 0 and first_factors and dy.shape[1] == 1:
+                    self.backend.xp.copyto(db, dy[:, 0])
+                    return inputs[0], dy
                 if inputs[i].ndim == 2:  # the shared input batch (first layer only)
                     self._shared_first_backward(inputs[i], dy, dW, db)
                     return

@@ -35,10 +35,12 @@ class Regularizers:
 
 def batch_step(
     model: MLP, optimizer: Optimizer, x: Array, yb: Array, loss_norm: str, reg: Regularizers,
-    running: bool = False,
+    running: bool = False, fuse: bool = False,
 ) -> tuple[Array | None, Array | None]:  # fmt: skip
     """Forward, loss gradient, backward, update on one batch; with running=True also returns
-    (the batch's mean cross-entropy, number right) measured before the update, as device scalars."""
+    (the batch's mean cross-entropy, number right) measured before the update, as device scalars.
+    fuse (optimizer.fuses(batch_size)): a batch of 1 hands the optimizer the first layer's
+    gradient as its factors (nn/factors.py)."""
     if reg.augmenter is not None:
         x = reg.augmenter.apply(x, reg.augment_rng)
     logits, backward = model.forward(
@@ -48,8 +50,8 @@ def batch_step(
     loss, dlogits = softmax_cross_entropy(
         logits, yb, loss_norm, need_loss=running, smoothing=reg.label_smoothing
     )
-    backward(dlogits)
-    optimizer.step()
+    factors = backward(dlogits, first_factors=fuse)
+    optimizer.step(factors if fuse else None)
     return loss, correct
 
 
@@ -78,12 +80,13 @@ def train_epoch(
     order_dev = backend.asarray(order)  # one transfer per epoch
     n = len(order)
     batch_x = backend.empty((min(batch_size, n), X.shape[1]), dtype=X.dtype)
+    fuse = optimizer.fuses(batch_size)
     loss_sum = xp.zeros((), dtype=np.float64) if running else None
     correct = xp.zeros((), dtype=np.int64) if running else None
     for b, start in enumerate(range(0, n, batch_size)):
         idx = order_dev[start : start + batch_size]
         x = backend.take_rows(X, idx, batch_x[: len(idx)])
-        loss, right = batch_step(model, optimizer, x, y.take(idx), loss_norm, reg, running)
+        loss, right = batch_step(model, optimizer, x, y.take(idx), loss_norm, reg, running, fuse)
         if running:
             loss_sum += loss * len(idx)
             correct += right
@@ -106,11 +109,11 @@ def locate_divergence(
     divergence): ", batch B of N: <what became non-finite>", or "" if the replay stays finite."""
     backend, xp = model.backend, model.backend.xp
     n = len(order)
-    batches = math.ceil(n / batch_size)
+    batches, fuse = math.ceil(n / batch_size), optimizer.fuses(batch_size)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for b, start in enumerate(range(0, n, batch_size)):
             idx = backend.asarray(order[start : start + batch_size])
-            loss, _ = batch_step(model, optimizer, X[idx], y[idx], loss_norm, reg, running=True)
+            loss, _ = batch_step(model, optimizer, X[idx], y[idx], loss_norm, reg, True, fuse)
             value = backend.to_float(loss)
             if not math.isfinite(value):
                 return f", batch {b + 1} of {batches}: the batch loss is {value}"

@@ -210,14 +210,15 @@ class StackTrainer:
         dropout = [m.t.dropout for m in members]
         input_dropout = [m.t.input_dropout for m in members]
         rngs = [m.rngs.dropout for m in members]
+        fuse = opt.fuses(t0.batch_size)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for x, yb in self._batches(members, orders):
                 logits, backward = stack.forward(x, dropout=dropout, input_dropout=input_dropout,
                                                  rngs=rngs)  # fmt: skip
                 _, dlogits = softmax_cross_entropy(logits, yb, t0.loss_norm, need_loss=False,
                                                    smoothing=t0.label_smoothing)  # fmt: skip
-                backward(dlogits)
-                opt.step()
+                factors = backward(dlogits, first_factors=fuse)
+                opt.step(factors if fuse else None)
             ok = self.backend.to_numpy(self.backend.xp.isfinite(stack.flat).all(axis=1))
             measured = self._measure_all(members, ok)
         share = (time.perf_counter() - start) / len(members)
