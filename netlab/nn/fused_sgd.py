@@ -63,14 +63,25 @@ def sgd_step(w, g, v, x, dz, lr, mu, l2x2, n_weights, use_l2, use_mom, nesterov)
 def fused_step(opt, factors) -> None:
     """SGD `opt`'s update (a model alone or a stack) in one call of `sgd_step`, from `factors`,
     (x, dz) of the first layer at batch 1 (nn/factors.py), and grad_flat for the rest."""
-    w, g, v = (a.reshape(-1, a.shape[-1]) for a in (opt.flat, opt.grad_flat, opt.velocity))
-    K = len(w)
+    w, g, v, *settings = _arguments(opt)
     x, dz = factors
-    x, dz = x.reshape(-1, x.shape[-1]), dz.reshape(K, dz.shape[-1])
-    use_l2, use_mom = _any(opt.l2), _any(opt.momentum)
-    sgd_step(w, g, v, x, dz, _per_row(opt, opt.lr, K), _per_row(opt, opt.momentum, K),
-             _per_row(opt, 2.0 * opt.l2, K), opt.n_weights, use_l2, use_mom,
-             bool(opt.nesterov))  # fmt: skip
+    sgd_step(w, g, v, x.reshape(-1, x.shape[-1]), dz.reshape(len(w), dz.shape[-1]), *settings)
+
+
+def _arguments(opt) -> tuple:
+    """sgd_step's arguments but the factors, made again when an object they come from is
+    replaced (a new epoch's learning rates, rows leaving the stack): the per-step work is the
+    loop's alone."""
+    held = (opt.flat, opt.grad_flat, opt.velocity, opt.lr, opt.momentum, opt.l2, opt.nesterov)
+    key = tuple(map(id, held))  # `held` is kept with the arguments: these ids stay unique
+    cached = opt.__dict__.get("_fused")
+    if cached is None or cached[0] != key:
+        w, g, v = (a.reshape(-1, a.shape[-1]) for a in held[:3])
+        rows = [_per_row(opt, value, len(w)) for value in (opt.lr, opt.momentum, 2.0 * opt.l2)]
+        args = (w, g, v, *rows, opt.n_weights, _any(opt.l2), _any(opt.momentum),
+                bool(opt.nesterov))  # fmt: skip
+        cached = opt._fused = (key, args, held)
+    return cached[1]
 
 
 def _any(value) -> bool:
@@ -83,12 +94,6 @@ def _per_row(opt, value, K: int):
     import numpy as np
 
     cast = opt.c(value)
-    if not isinstance(cast, (int, float)):
-        return cast.reshape(-1)
-    cache = opt.__dict__.setdefault("_per_row", {})
-    key = (cast, K)
-    if key not in cache:
-        if len(cache) > 64:
-            cache.clear()
-        cache[key] = np.full(K, cast, dtype=opt.flat.dtype)
-    return cache[key]
+    if isinstance(cast, (int, float)):
+        return np.full(K, cast, dtype=opt.flat.dtype)
+    return cast.reshape(-1)

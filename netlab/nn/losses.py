@@ -59,7 +59,9 @@ def softmax_cross_entropy(
     xp = array_module(logits, labels)
     n, classes = logits.shape[-2:]
     lead = logits.shape[:-1]  # (batch,) or (K, batch)
-    if labels.shape != lead:
+    if labels.shape == lead[1:]:  # (batch,) read by a stack's K models: a copy each, in C
+        labels = labels[None].repeat(lead[0], axis=0)
+    elif labels.shape != lead:
         labels = xp.broadcast_to(labels, lead)
     # Entries (i, labels[i]) as flat indices: one 1-d gather instead of a 2-d fancy index.
     target = xp.arange(0, math.prod(lead) * classes, classes) + labels.ravel()
