@@ -26,17 +26,11 @@ def estimated_cost(config: Config, n_train: int = 48_000) -> float:
 
 
 DEFAULT_STACK_SIZE = 16
-# On a CPU without the compiled loops (nn/compiled.py: Numba), runs with smaller batches train
-# alone: at batch 1 a stack measured no faster per model than its runs one after another
-# (docs/stacks.md: NumPy's passes over every parameter bound the step, and one model's
-# parameters fit a core's cache, a stack's do not). With them, the fused step makes one pass.
+# On the CPU, runs with batches below this train alone, but at batch 1 with an optimizer that
+# fuses its update there (SGD with Numba: nn/fused_sgd.py): NumPy's passes over every parameter
+# bound such steps and a stack of them measured no faster per model than its runs one after
+# another (one model's parameters fit a core's cache, a stack's do not; docs/stacks.md).
 CPU_MIN_STACK_BATCH = 32
-
-
-def _packs_small_batches(device: str) -> bool:
-    from ..nn.backend import get_backend
-
-    return device != "cpu" or get_backend("cpu").compiled_loops
 
 
 def pack_runs(
@@ -44,26 +38,32 @@ def pack_runs(
 ) -> list[list[RunSpec]]:
     """The runs grouped into packs, each trained as one stack (training/stack.py): runs of one
     stack_key and one seed (so the stack reads one batch for all: the shared first-layer GEMM;
-    stacks of different seeds measured no faster than the runs alone), at most `stack_size` per
-    pack; packs are split further while there are fewer than `workers`. A run that cannot stack,
-    is alone in its group, or (on a CPU without the compiled loops) has a batch below
-    CPU_MIN_STACK_BATCH is a pack of one. stack_size 1 trains every run alone. Packs come
-    longest first (the summed estimated cost of their runs)."""
+    stacks of different seeds measured no faster than the runs alone), except on the CPU at
+    batch 1 with the fused step, where stacks of seeds measured faster too, and at most
+    `stack_size` per pack; packs are split further while there are fewer than `workers`. A run
+    that cannot stack, is alone in its group, or (on the CPU) has a batch below
+    CPU_MIN_STACK_BATCH without the fused step is a pack of one. stack_size 1 trains every run
+    alone. Packs come longest first (the summed estimated cost of their runs)."""
+    from ..nn.backend import get_backend
+    from ..nn.optimizers import OPTIMIZERS
     from ..training.stack import stack_key
 
-    small_ok = _packs_small_batches(device)
+    compiled = device == "cpu" and get_backend("cpu").compiled_loops
 
     def key(spec: RunSpec) -> Any:
-        small = not small_ok and spec.config.training.batch_size < CPU_MIN_STACK_BATCH
-        return None if stack_size == 1 or small else stack_key(spec.config)
+        t = spec.config.training
+        fused = compiled and t.batch_size == 1 and OPTIMIZERS.get(t.optimizer).fused_cpu
+        if stack_size == 1 or (device == "cpu" and t.batch_size < CPU_MIN_STACK_BATCH
+                               and not fused):  # fmt: skip
+            return None
+        return (stack_key(spec.config),) if fused else (stack_key(spec.config), t.seed)
 
     if not isinstance(stack_size, int) or isinstance(stack_size, bool) or not 1 <= stack_size:
         raise ConfigError(f"--stack-size must be an integer >= 1; got {stack_size!r}")
     groups: dict[Any, list[RunSpec]] = {}
     for i, spec in enumerate(todo):
         k = key(spec)
-        groups.setdefault(("alone", i) if k is None else (k, spec.config.training.seed),
-                          []).append(spec)  # fmt: skip
+        groups.setdefault(("alone", i) if k is None else k, []).append(spec)
     packs = []
     for group in groups.values():
         n = math.ceil(len(group) / stack_size)

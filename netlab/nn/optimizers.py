@@ -125,10 +125,14 @@ class Optimizer:
         """h0..h5 of the CUDA update kernel."""
         return (0.0,) * 6
 
+    # Whether the update has a fused CPU loop at batch 1 (step() from the factors, with Numba).
+    fused_cpu: ClassVar[bool] = False
+
     def fuses(self, batch_size: int) -> bool:
         """Whether step() should get the first layer's weight gradient as its factors (x, dz),
-        not written by backward (MLP.forward: first_factors=True), at this batch size."""
-        return False
+        not written by backward (MLP.forward: first_factors=True), at this batch size: at batch
+        1, where the update is most of a step, on a CPU with Numba (no load elsewhere)."""
+        return self.fused_cpu and batch_size == 1 and self.backend.compiled_loops
 
     def step(self, factors: tuple[Array, Array] | None = None) -> None:
         """One in-place update from the gradients currently in grad_flat (which it overwrites),
@@ -178,6 +182,7 @@ class SGD(Optimizer):
     )
     buffers = ("velocity",)
     stackable = True
+    fused_cpu = True  # nn/fused_sgd.py
 
     cuda = r"""
 extern "C" __global__ void update(T* __restrict__ w, T* __restrict__ g, T* __restrict__ v,
@@ -205,10 +210,6 @@ extern "C" __global__ void update(T* __restrict__ w, T* __restrict__ g, T* __res
     @property
     def velocity(self) -> Array:
         return self.state["velocity"]
-
-    def fuses(self, batch_size: int) -> bool:
-        # At batch 1 the update is most of a step; elsewhere NumPy's passes (and no Numba load).
-        return batch_size == 1 and self.backend.compiled_loops
 
     def step(self, factors: tuple[Array, Array] | None = None) -> None:
         if factors is None or not self.backend.compiled_loops:

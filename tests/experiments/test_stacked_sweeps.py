@@ -68,16 +68,26 @@ def test_packs_group_one_seed_of_one_stack_key():
 
 
 @pytest.mark.parametrize("compiled_loops", [True, False], ids=["numba", "numpy-only"])
-def test_small_batches_pack_on_the_cpu_only_with_the_compiled_loops(monkeypatch, compiled_loops):
-    """At batch 1 NumPy's update passes measured no faster stacked; the fused step is (docs)."""
+def test_batch_1_packs_on_the_cpu_only_with_the_fused_step(monkeypatch, compiled_loops):
+    """At batch 1 NumPy's update passes measured no faster stacked; SGD's fused step is faster,
+    for one seed and for several (docs/stacks.md), so there its runs pack across seeds too."""
     from netlab.nn import compiled
 
     monkeypatch.setattr(compiled, "_NUMBA", object() if compiled_loops else None)
-    batch1 = [spec(20 + i, **{"training.batch_size": 1, "training.l2": 1e-4 * i}) for i in range(3)]
-    assert [len(p) for p in pack_runs(batch1, 16)] == ([3] if compiled_loops else [1, 1, 1])
-    assert [len(p) for p in pack_runs(batch1, 16, device="cuda")] == [3]
-    big = [spec(30 + i, **{"training.l2": 1e-4 * i}) for i in range(3)]
-    assert [len(p) for p in pack_runs(big, 16)] == [3]
+    batch1 = [spec(20 + i, **{"training.batch_size": 1, "training.l2": 1e-4 * (i % 2),
+                              "training.seed": i // 2}) for i in range(6)]  # fmt: skip
+    packs = pack_runs(batch1, 16)
+    assert [len(p) for p in packs] == ([6] if compiled_loops else [1] * 6)
+    assert [len(p) for p in pack_runs(batch1, 4)] == ([3, 3] if compiled_loops else [1] * 6)
+    assert sorted(len(p) for p in pack_runs(batch1, 16, device="cuda")) == [2, 2, 2]  # a seed each
+    adam = [spec(40 + i, **{"training.batch_size": 1, "training.optimizer": "adam",
+                            "training.lr": 1e-3}) for i in range(2)]  # fmt: skip
+    assert [len(p) for p in pack_runs(adam, 16)] == [1, 1]  # no fused step: NumPy's passes
+    batch8 = [spec(50 + i, **{"training.batch_size": 8, "training.l2": 1e-4 * i}) for i in range(2)]
+    assert [len(p) for p in pack_runs(batch8, 16)] == [1, 1]
+    big = [spec(30 + i, **{"training.l2": 1e-4 * (i % 2), "training.seed": i // 2})
+           for i in range(4)]  # fmt: skip
+    assert sorted(len(p) for p in pack_runs(big, 16)) == [2, 2]  # batch 128: one seed a stack
 
 
 def _rows(path: Path) -> dict[str, dict[str, str]]:
