@@ -36,4 +36,7 @@ def jit(fn: Callable) -> Callable:
     """`fn` compiled (no Python objects, the GIL released, cached on disk), or `fn` itself."""
     if _NUMBA is None:
         return fn
-    return _NUMBA.njit(cache=True, nogil=True)(fn)
+    try:
+        return _NUMBA.njit(cache=True, nogil=True)(fn)
+    except RuntimeError:  # nowhere to cache (a read-only install, no writable home): compile
+        return _NUMBA.njit(nogil=True)(fn)  # in each process instead
