@@ -220,7 +220,7 @@ class MLP:
             and returns dx or None. It may modify `dlogits` in place. At batch 1 without
             need_input_grad, `backward(dlogits, first_factors=True)` leaves the first layer's
             dW unwritten and returns its factors (x, dz), dW = x.T @ dz, for an optimizer that
-            takes them (Optimizer.fused: it forms each product where its update needs it).
+            takes them (Optimizer.fuses: it forms each product where its update needs it).
         """
         act = self.activation
         inputs = []  # input of each Linear: x, then each hidden output (after dropout)
