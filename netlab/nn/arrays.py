@@ -1,4 +1,5 @@
-"""`Array` and `array_module`: which array module (NumPy or CuPy) some arrays belong to.
+"""`Array` and `array_module`: which array module (NumPy or CuPy) some arrays belong to; and
+`any_nonzero`, the truth of a setting that is a number (a model alone) or an array (a stack).
 
 Imports nothing heavy, so the registries that use it can be listed without loading NumPy; math
 code takes its array module from its inputs through this function (the `xp` idiom).
@@ -45,3 +46,8 @@ def array_module(*arrays: Any) -> Any:
     if found == "cupy":
         return importlib.import_module("cupy")
     return _numpy
+
+
+def any_nonzero(value: Any) -> bool:
+    """Whether a setting is non-zero for any model: a number, or a stack's (K, 1) array."""
+    return bool(value) if isinstance(value, (int, float)) else bool(value.any())

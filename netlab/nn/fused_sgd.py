@@ -9,6 +9,7 @@ gradient is never written and read back. Rows are models (a model alone is one r
 
 from __future__ import annotations
 
+from .arrays import any_nonzero
 from .compiled import jit
 
 
@@ -78,14 +79,10 @@ def _arguments(opt) -> tuple:
     if cached is None or cached[0] != key:
         w, g, v = (a.reshape(-1, a.shape[-1]) for a in held[:3])
         rows = [_per_row(opt, value, len(w)) for value in (opt.lr, opt.momentum, 2.0 * opt.l2)]
-        args = (w, g, v, *rows, opt.n_weights, _any(opt.l2), _any(opt.momentum),
+        args = (w, g, v, *rows, opt.n_weights, any_nonzero(opt.l2), any_nonzero(opt.momentum),
                 bool(opt.nesterov))  # fmt: skip
         cached = opt._fused = (key, args, held)
     return cached[1]
-
-
-def _any(value) -> bool:
-    return bool(value) if isinstance(value, (int, float)) else bool(value.any())
 
 
 def _per_row(opt, value, K: int):

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 from ..errors import ConfigError
 from ..registry import Registry, Setting
-from .arrays import Array, array_module
+from .arrays import Array, any_nonzero, array_module
 from .row_blocks import row_blocks
 
 OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer")
@@ -66,7 +66,8 @@ class Optimizer:
     cuda: ClassVar[str | None] = None  # CUDA source of `<name>_update`, or None: eager only
     # Whether update() also runs on a stack's (K, P) buffers with (K, 1) settings (nn/stack.py):
     # it reads parameters as flat[..., :n_weights], passes every setting through c(), and uses
-    # _on()/_sqrt() for truth and square roots; each row from that row alone (nn/row_blocks.py).
+    # any_nonzero()/_sqrt() for truth and square roots; each row from that row alone
+    # (nn/row_blocks.py).
     stackable: ClassVar[bool] = False
 
     def __init__(
@@ -150,14 +151,9 @@ class Optimizer:
 
     def add_l2(self, g: Array, l2: Any) -> None:
         """g += 2 * l2 * w on the weights: the gradient of l2 * sum(w^2) (the study's L2)."""
-        if _on(l2):
+        if any_nonzero(l2):
             gw = g[..., : self.n_weights]
             gw += self.c(2.0 * l2) * self.flat[..., : self.n_weights]
-
-
-def _on(value: Any) -> bool:
-    """Whether a setting is non-zero for any model (a number, or a stack's (K, 1) array)."""
-    return bool(value) if isinstance(value, (int, float)) else bool(value.any())
 
 
 def _sqrt(value: Any) -> Any:
@@ -225,7 +221,7 @@ extern "C" __global__ void update(T* __restrict__ w, T* __restrict__ g, T* __res
         g *= self.c(self.lr)  # g now holds lr * g
         # In a stack, a model with momentum 0 takes this branch too: v = 0 * v - g = -g, and
         # w + (-g) is w - g exactly.
-        if _on(self.momentum):
+        if any_nonzero(self.momentum):
             mu = self.c(self.momentum)
             v *= mu
             v -= g
@@ -318,7 +314,7 @@ class AdamW(_AdamBase):
         return (self.beta1, self.beta2, self.eps, 0.0, self.weight_decay, 0.0)
 
     def update(self, g: Array) -> None:
-        if _on(self.weight_decay):
+        if any_nonzero(self.weight_decay):
             w = self.flat[..., : self.n_weights]
             w *= self.c(1.0 - self.lr * self.weight_decay)
         self.adam_update(g)
