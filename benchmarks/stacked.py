@@ -11,9 +11,10 @@ sweep of one seed (every model reads the same batches: the shared first-layer GE
 full batch-1 epoch is 48,000 steps). Reports seconds per model-epoch both ways and their ratio
 (> 1: the stack is faster), the median of --repeats interleaved measurements, and the peak RSS of
 the process after the largest stack. The experiment executor runs one BLAS thread per worker,
-so measure that way. Where Numba is installed (the `fast` extra), SGD's batch-1 update is the
-fused step (nn/fused_sgd.py) both ways, and a batch-1 run alone is also timed with the fused
-step against NumPy's passes; NETLAB_NUMBA=0 in the environment measures NumPy's passes only.
+so measure that way. Where Numba is installed (the `fast` extra), SGD's update is the fused step
+(nn/fused_sgd.py) where it applies (at batch 1, and in a stack at every batch), and the fused
+step is also timed against NumPy's passes: a batch-1 run alone and a batch-128 stack of 16 (of 4
+with --quick); NETLAB_NUMBA=0 in the environment measures NumPy's passes only.
 
     python benchmarks/stacked.py --memory [--json]
 
@@ -24,6 +25,7 @@ baseline run alone, of K = 32 runs of one seed as one stack, and of 32 seeds as 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import resource
@@ -36,6 +38,7 @@ import numpy as np
 import netlab
 from netlab.config import Config, with_overrides
 from netlab.experiments.study.archive import cpu_model, git_commit
+from netlab.nn.optimizers import Optimizer
 from netlab.training.loop import Hooks, Trainer, seeded_rngs
 from netlab.training.run import build_model, load_prepared
 from netlab.training.stack import StackTrainer
@@ -102,22 +105,27 @@ def measure(k, batch, kind, args, backend) -> dict:
             "speedup": a / b}  # fmt: skip
 
 
-def measure_fused(batch, args, backend) -> dict:
-    """A baseline run alone with SGD's fused step (nn/fused_sgd.py, compiled by Numba) against
-    the same run with NumPy's passes, interleaved: seconds per epoch each way."""
+def measure_fused(batch, k, args, backend) -> dict:
+    """SGD's fused step (nn/fused_sgd.py, compiled by Numba) against NumPy's passes, interleaved,
+    seconds per model-epoch each way: k = 1, a baseline run alone (it fuses at batch 1 only);
+    k > 1, a stack of k runs of one seed (it fuses at every batch)."""
     rows = args.batch1_rows if batch == 1 else None
-    cfgs = configs(1, batch, "sweep", args.source, rows)
-    fused, passes = solo_trainers(cfgs, backend, rows)[0], solo_trainers(cfgs, backend, rows)[0]
-    passes.optimizer.fuses = lambda batch_size: False  # this one's steps: NumPy's passes
+    cfgs = configs(k, batch, "sweep", args.source, rows)
+    if k == 1:
+        fused, passes = (solo_trainers(cfgs, backend, rows)[0] for _ in range(2))
+        passes.optimizer.fuses = lambda batch_size: False  # this one's steps: NumPy's passes
+    else:
+        fused, passes = (stack_trainer(cfgs, backend, rows) for _ in range(2))
+        passes.optimizer.step = functools.partial(Optimizer.step, passes.optimizer)
     times: dict[str, list[float]] = {"fused": [], "numpy": []}
     for epoch in range(1, args.repeats + 1):
         for name, t in (("numpy", passes), ("fused", fused)):
             start = time.perf_counter()
             t.epoch(epoch)
-            times[name].append(time.perf_counter() - start)
+            times[name].append((time.perf_counter() - start) / k)
     a, b = statistics.median(times["numpy"]), statistics.median(times["fused"])
-    return {"batch": batch, "rows": rows, "numpy_s_per_epoch": a, "fused_s_per_epoch": b,
-            "speedup": a / b}  # fmt: skip
+    return {"batch": batch, "K": k, "rows": rows, "numpy_s_per_epoch": a,
+            "fused_s_per_epoch": b, "speedup": a / b}  # fmt: skip
 
 
 def _child(k: int, kind: str, source: str) -> None:
@@ -204,13 +212,13 @@ def main(argv: list[str] | None = None) -> int:
                       f"{r['speedup']:.2f}x", flush=True,
                       file=sys.stderr if args.json else sys.stdout)  # fmt: skip
     fused = []
-    if backend.compiled_loops:  # a run alone at batch 1, fused step against NumPy's passes
-        for batch in (1,):
-            fused.append(measure_fused(batch, args, backend))
-            print(f"batch {batch:>3} a run alone: NumPy passes {fused[-1]['numpy_s_per_epoch']:.4f}"
-                  f" s  fused step {fused[-1]['fused_s_per_epoch']:.4f} s  per epoch  "
-                  f"{fused[-1]['speedup']:.2f}x", flush=True,
-                  file=sys.stderr if args.json else sys.stdout)  # fmt: skip
+    if backend.compiled_loops:  # the fused step against NumPy's passes
+        for batch, k in ((1, 1), (128, 4 if args.quick else 16)):
+            r = measure_fused(batch, k, args, backend)
+            fused.append(r)
+            print(f"batch {batch:>3} K={k:<2} NumPy passes {r['numpy_s_per_epoch']:.4f} s  fused "
+                  f"step {r['fused_s_per_epoch']:.4f} s  per model-epoch  {r['speedup']:.2f}x",
+                  flush=True, file=sys.stderr if args.json else sys.stdout)  # fmt: skip
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     env = {"python": sys.version.split()[0], "numpy": np.__version__, "netlab": netlab.__version__,
            "machine": cpu_model() or platform.machine(), "device": args.device,

@@ -4,7 +4,9 @@ SGD.update (optimizers.py) makes five passes over the parameters with NumPy; thi
 each entry's arithmetic in the same order and dtype, so the numbers are the same bit for bit. At
 batch 1 it also takes the first layer's weight gradient as its factors: entry (i, j) of dW1 is
 x[i] * dz[j] (layers.linear_backward), a product the loop forms where it needs it, so the 784 x 50
-gradient is never written and read back. Rows are models (a model alone is one row).
+gradient is never written and read back. Rows are models (a model alone is one row). A stack
+takes it at every batch size: its K rows of parameters, gradients and velocity leave a core's
+cache between NumPy's passes, and the loop streams them once.
 """
 
 from __future__ import annotations
@@ -61,12 +63,16 @@ def sgd_step(w, g, v, x, dz, lr, mu, l2x2, n_weights, use_l2, use_mom, nesterov)
                 ws[e], vs[e] = _entry(ws[e], vs[e], gs[e], a, m, c, l2, use_mom, nesterov)
 
 
-def fused_step(opt, factors) -> None:
+def fused_step(opt, factors=None) -> None:
     """SGD `opt`'s update (a model alone or a stack) in one call of `sgd_step`, from `factors`,
-    (x, dz) of the first layer at batch 1 (nn/factors.py), and grad_flat for the rest."""
+    (x, dz) of the first layer at batch 1 (nn/factors.py), and grad_flat for the rest; with no
+    factors, every gradient from grad_flat."""
     w, g, v, *settings = _arguments(opt)
-    x, dz = factors
-    sgd_step(w, g, v, x.reshape(-1, x.shape[-1]), dz.reshape(len(w), dz.shape[-1]), *settings)
+    if factors is None:  # zero-width factors: no entry takes its gradient from them
+        x, dz = w[:1, :0], w[:, :0]
+    else:
+        x, dz = factors[0].reshape(-1, factors[0].shape[-1]), factors[1].reshape(len(w), -1)
+    sgd_step(w, g, v, x, dz, *settings)
 
 
 def _arguments(opt) -> tuple:

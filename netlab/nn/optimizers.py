@@ -136,8 +136,9 @@ class Optimizer:
         return self.fused_cpu and batch_size == 1 and self.backend.compiled_loops
 
     def step(self, factors: tuple[Array, Array] | None = None) -> None:
-        """One in-place update from the gradients currently in grad_flat (which it overwrites),
-        the first layer's weight gradient given as `factors` (x, dz) where they are not None."""
+        """One in-place update from the gradients currently in grad_flat (which it may
+        overwrite), the first layer's weight gradient given as `factors` (x, dz) where they are
+        not None."""
         self.steps += 1
         if factors is not None:
             from .factors import write_factors
@@ -208,9 +209,12 @@ extern "C" __global__ void update(T* __restrict__ w, T* __restrict__ g, T* __res
         return self.state["velocity"]
 
     def step(self, factors: tuple[Array, Array] | None = None) -> None:
-        if factors is None or not self.backend.compiled_loops:
+        # update()'s numbers in one pass (nn/fused_sgd.py), where Numba is: at batch 1 from the
+        # factors, and for a stack at any batch (its rows leave a core's cache between NumPy's
+        # passes); a model alone at larger batches keeps the passes and never loads Numba.
+        if not self.backend.compiled_loops or (factors is None and self.flat.ndim == 1):
             return super().step(factors)
-        from .fused_sgd import fused_step  # update()'s numbers in one pass (nn/fused_sgd.py)
+        from .fused_sgd import fused_step
 
         self.steps += 1
         return fused_step(self, factors)

@@ -101,6 +101,33 @@ def test_a_stack_of_mixed_settings_trains_bit_for_bit_as_with_numpy(dtype, share
     np.testing.assert_array_equal(o_fu.velocity, o_np.velocity)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shared", [True, False], ids=["one-batch", "a-batch-each"])
+def test_a_stack_at_a_larger_batch_trains_bit_for_bit_as_with_numpy(dtype, shared):
+    """At batch > 1 a stack's SGD.step is the loop over grad_flat (no factors) where Numba is:
+    the numbers of NumPy's passes (Optimizer.step) exactly."""
+    be = netlab.get_backend("cpu", dtype)
+    lrs = [0.05, 0.02, 0.05]
+    settings = [{"momentum": m, "l2": l2} for m, l2 in ((0.9, 0.0), (0.0, 1e-3), (0.5, 1e-3))]
+    stacks = [_stack(be, lrs, settings) for _ in range(2)]
+    K, B = len(lrs), 4
+    X, y = _data(dtype, n=12 * K)
+    for i in range(0, 12, B):
+        if shared:
+            xb, yb = X[i : i + B], y[i : i + B]
+        else:  # model k reads rows k * 12 + i ... + B - 1
+            xb, yb = X.reshape(K, 12, -1)[:, i : i + B], y.reshape(K, 12)[:, i : i + B]
+        for fused, (stack, opt) in enumerate(stacks):
+            logits, backward = stack.forward(xb)
+            _, dlogits = softmax_cross_entropy(logits, yb, need_loss=False)
+            assert backward(dlogits) is None
+            opt.step() if fused else Optimizer.step(opt)
+    (s_np, o_np), (s_fu, o_fu) = stacks
+    np.testing.assert_array_equal(s_fu.flat, s_np.flat)
+    np.testing.assert_array_equal(o_fu.velocity, o_np.velocity)
+    assert not np.array_equal(s_fu.flat, _stack(be, lrs, settings)[0].flat)  # it did train
+
+
 @pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
 def test_the_numpy_path_takes_factors_as_the_gradient_backward_writes(name):
     """Optimizer.step(factors) writes x.T @ dz into the first layer's gradient and updates as
@@ -109,15 +136,13 @@ def test_the_numpy_path_takes_factors_as_the_gradient_backward_writes(name):
     X, y = _data("float32")
     models = [MLP(SIZES, "tanh", backend=be, rng=np.random.default_rng(3)) for _ in range(2)]
     opts = [make_optimizer(name, m, None, {}) for m in models]
-    for opt in opts:
-        opt.fused = False
     for i in range(len(X)):
         for deferred, (model, opt) in enumerate(zip(models, opts, strict=True)):
             logits, backward = model.forward(X[i : i + 1])
             _, dlogits = softmax_cross_entropy(logits, y[i : i + 1], need_loss=False)
             factors = backward(dlogits, first_factors=bool(deferred))
             assert (factors is not None) == bool(deferred)
-            opt.step(factors)
+            Optimizer.step(opt, factors)  # the NumPy passes (SGD.step would fuse)
     np.testing.assert_array_equal(models[1].flat, models[0].flat)
 
 
@@ -146,6 +171,26 @@ def test_sgd_fuses_at_batch_1_on_the_cpu_exactly_where_numba_is_there(monkeypatc
     assert not sgd.fuses(2) and not sgd.fuses(128) and not adam.fuses(1)
     monkeypatch.setattr(compiled, "_NUMBA", None)
     assert not sgd.fuses(1) and not be.compiled_loops
+
+
+@pytest.mark.parametrize("numba", [True, False], ids=["numba", "numpy-only"])
+def test_sgd_steps_in_the_loop_for_stacks_and_at_batch_1_alone(monkeypatch, numba):
+    """Which SGD.step takes the loop: a stack's at any batch and a model alone's with factors,
+    where Numba is there; a model alone's from grad_flat (batch > 1) never (no Numba loaded)."""
+    from netlab.nn import fused_sgd
+
+    monkeypatch.setattr(compiled, "_NUMBA", compiled._NUMBA if numba else None)
+    calls = []
+    monkeypatch.setattr(fused_sgd, "fused_step", lambda opt, f=None: calls.append((opt, f is None)))
+    be = netlab.get_backend("cpu", "float32")
+    _, alone = _solo(be, {"l2": 1e-3})
+    _, stacked = _stack(be, [0.05, 0.02], [{}, {}])
+    X, _ = _data("float32")
+    for opt, factors in ((alone, None), (stacked, None), (alone, (X[:1], X[:1, :5]))):
+        opt.step(factors)
+    want = [(stacked, True), (alone, False)] if numba and compiled.available() else []
+    assert calls == want
+    assert alone.steps == 2 and stacked.steps == 1
 
 
 def test_a_batch_1_run_trains_bit_for_bit_with_and_without_numba(tmp_path):
