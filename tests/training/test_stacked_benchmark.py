@@ -23,6 +23,11 @@ def test_quick_json_run_reports_every_case():
         a, b = r["one_by_one_s_per_model_epoch"], r["stacked_s_per_model_epoch"]
         assert a > 0 and b > 0 and abs(r["speedup"] - a / b) < 1e-12
     assert report["environment"]["peak_rss_mib"] > 0
+    fused = {(r["batch"], r["K"]) for r in report["fused_vs_numpy"]}  # fused against NumPy's
+    assert fused == ({(1, 1), (128, 4)} if report["environment"]["compiled_loops"] else set())
+    for r in report["fused_vs_numpy"]:
+        a, b = r["numpy_s_per_epoch"], r["fused_s_per_epoch"]
+        assert a > 0 and b > 0 and abs(r["speedup"] - a / b) < 1e-12
 
 
 def test_the_table_in_docs_stacks_is_the_archived_measurement():
@@ -48,7 +53,7 @@ def test_the_table_in_docs_stacks_is_the_archived_measurement():
         want = f"{a:.3f} → {b:.3f} s ({r['speedup']:.2f}×)"
         assert cells[(r["batch"], r["kind"], r["K"])] == want
     assert archived["environment"]["compiled_loops"] is True  # measured with the fused step
-    for r in archived["fused_vs_numpy"]:  # a run alone, quoted in the prose
+    for r in archived["fused_vs_numpy"]:  # quoted in the prose
         a, b = r["numpy_s_per_epoch"], r["fused_s_per_epoch"]
         assert f"{a:.3f} → {b:.3f} s ({r['speedup']:.2f}×)" in " ".join(page.split())
 
@@ -62,6 +67,27 @@ def test_the_study_wall_times_in_the_docs_are_the_archived_measurement():
     assert abs(archived["speedup"] - alone / stacked) < 1e-12
     assert archived["stacked"]["run_dirs"] == archived["alone"]["run_dirs"]
     figures = (f"{stacked:.1f} s", f"{alone:.1f} s", f"{alone / stacked:.2f}×")
+    for page in ("stacks.md", "performance.md"):
+        text = " ".join((root / "docs" / page).read_text(encoding="utf-8").split())
+        for figure in figures:
+            assert figure in text, (page, figure)
+
+
+def test_the_full_length_study_wall_time_in_the_docs_is_the_archived_measurement():
+    """docs/stacks.md and docs/performance.md quote the full-length study's wall time of
+    benchmarks/results/study-wall-cpu-full.json (measured once, stacked), in seconds and
+    minutes, to the digits they print; its run directories are the whole study's."""
+    root = SCRIPT.parents[1]
+    path = root / "benchmarks" / "results" / "study-wall-cpu-full.json"
+    archived = json.loads(path.read_text())
+    capped = json.loads((root / "benchmarks" / "results" / "study-wall-cpu.json").read_text())
+    wall = archived["stacked_wall_s"]
+    assert archived["stacked"]["run_dirs"] == capped["stacked"]["run_dirs"]
+    assert (
+        sum(archived["stacked"]["run_dirs_by_stack_size"].values())
+        == archived["stacked"]["run_dirs"]
+    )
+    figures = (f"{wall:.1f} s", f"{wall / 60:.1f} min")
     for page in ("stacks.md", "performance.md"):
         text = " ".join((root / "docs" / page).read_text(encoding="utf-8").split())
         for figure in figures:
