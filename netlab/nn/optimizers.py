@@ -212,7 +212,7 @@ extern "C" __global__ void update(T* __restrict__ w, T* __restrict__ g, T* __res
         # update()'s numbers in one pass (nn/fused_sgd.py), where Numba is: at batch 1 from the
         # factors, and for a stack at any batch (its rows leave a core's cache between NumPy's
         # passes); a model alone at larger batches keeps the passes and never loads Numba.
-        if not self.backend.compiled_loops or (factors is None and self.flat.ndim == 1):
+        if (factors is None and self.flat.ndim == 1) or not self.backend.compiled_loops:
             return super().step(factors)
         from .fused_sgd import fused_step
 

@@ -216,3 +216,28 @@ def test_a_batch_1_run_trains_bit_for_bit_with_and_without_numba(tmp_path):
     assert weights[0].keys() == weights[1].keys() and "W1" in weights[0]
     for name in weights[0]:
         np.testing.assert_array_equal(weights[0][name], weights[1][name])
+
+
+def test_a_model_alone_above_batch_1_never_imports_numba():
+    """The memory bound of a baseline training (tests/cli/test_realdata.py) holds because SGD.step
+    of a model alone from grad_flat decides before asking for the compiled loops."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, netlab\n"
+        "from netlab.nn.layers import MLP\n"
+        "from netlab.nn.losses import softmax_cross_entropy\n"
+        "from netlab.nn.optimizers import make_optimizer\n"
+        "be = netlab.get_backend('cpu', 'float32')\n"
+        "m = MLP([6, 5, 3], 'tanh', backend=be, rng=np.random.default_rng(0))\n"
+        "opt = make_optimizer('sgd', m, 0.1, {'l2': 1e-3})\n"
+        "for _ in range(3):\n"
+        "    logits, backward = m.forward(np.ones((4, 6), np.float32))\n"
+        "    backward(softmax_cross_entropy(logits, np.zeros(4, np.int64))[1])\n"
+        "    opt.step(None if opt.fuses(4) is False else 1 / 0)\n"
+        "print('numba' in sys.modules, 'netlab.nn.compiled' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]
